@@ -1,0 +1,2 @@
+/* placeholder */
+typedef int qcore_placeholder_dispatch;

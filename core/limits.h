@@ -1,0 +1,28 @@
+/* core/limits.h — every resource ceiling of the core, with its reason.
+ * A header field larger than these is rejected before anything is sized by it. */
+#ifndef QCORE_LIMITS_H
+#define QCORE_LIMITS_H
+
+/* ggml's GGML_MAX_NAME is 64 including the NUL. */
+#define QCORE_GGUF_MAX_NAME 63
+/* ggml's GGML_MAX_DIMS. */
+#define QCORE_GGUF_MAX_DIMS 4
+/* safetensors has no limit; real checkpoints stay far below. */
+#define QCORE_MAX_DIMS 8
+/* Longest key or tensor name we accept in any format (bytes). */
+#define QCORE_MAX_KEY_LEN 4096
+/* Longest GGUF string value (chat templates run to tens of KiB). */
+#define QCORE_MAX_STRING_LEN (16u << 20)
+/* Largest GGUF array (ggml accepts 2^30; a 256k vocabulary is 2^18). */
+#define QCORE_MAX_ARRAY_LEN (1u << 24)
+/* All GGUF metadata values kept in memory together. */
+#define QCORE_MAX_META_BYTES (256u << 20)
+/* Tensor and KV counts (the largest public models have < 10^5 tensors). */
+#define QCORE_MAX_TENSORS 1000000u
+#define QCORE_MAX_KV 100000u
+/* safetensors JSON header (the reference implementation's limit). */
+#define QCORE_ST_MAX_HEADER (100u << 20)
+/* Default chunk of F32 input per work item. */
+#define QCORE_DEFAULT_CHUNK_BYTES (4u << 20)
+
+#endif
