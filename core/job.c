@@ -1,0 +1,403 @@
+/* core/job.c — a plan cut into chunks, and the pthread executor.
+ *
+ * Chunking: quantization works block by block and a block never spans rows
+ * (row lengths are whole blocks), so a chunk is any run of whole blocks of
+ * one tensor: [e0, e1) elements with e0, e1 multiples of 256 (a multiple of
+ * every block size) except at the tensor's end. Copied tensors are cut by
+ * bytes. Every chunk's input and output ranges follow from the plan alone.
+ */
+#include "core/job.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/limits.h"
+
+#define CHUNK_ALIGN 256 /* elements: a multiple of every block size */
+
+struct chunk {
+    size_t tensor;            /* index in plan->t */
+    uint64_t begin, end;      /* elements (quantize) or bytes (copy) */
+};
+
+struct chunk_result {
+    struct qcore_err_sums sums;
+    uint64_t nonfinite_src;
+};
+
+struct qcore_job {
+    const struct qcore_plan *plan;
+    const struct qcore_kernels *k;
+    int out_fd;
+    bool metrics;
+    size_t chunk_bytes;
+    size_t n_chunks;
+    struct chunk *chunks;
+    struct chunk_result *results;      /* one per chunk, written by its runner */
+    atomic_uint_fast32_t *left;        /* chunks left per tensor */
+    struct qcore_tensor_metrics *tm;   /* per tensor, after finish */
+    atomic_bool canceled;
+    atomic_uint_fast64_t chunks_done, tensors_done, bytes_done;
+    uint64_t bytes_total;
+};
+
+static int make_chunks(struct qcore_job *job, struct qcore_error *err)
+{
+    const struct qcore_plan *p = job->plan;
+    uint64_t per_q = job->chunk_bytes / 4 / CHUNK_ALIGN * CHUNK_ALIGN;
+    if (per_q == 0)
+        per_q = CHUNK_ALIGN;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct qcore_plan_tensor *pt = &p->t[i];
+        uint64_t total = pt->op == QCORE_OP_QUANTIZE ? (uint64_t)pt->numel : pt->src_bytes;
+        uint64_t step = pt->op == QCORE_OP_QUANTIZE ? per_q : job->chunk_bytes;
+        uint64_t pieces = total == 0 ? 1 : (total + step - 1) / step;
+        if (pieces > UINT32_MAX)
+            return qcore_error_set(err, QCORE_ELIMIT, QCORE_NO_OFFSET, "too many chunks");
+        atomic_init(&job->left[i], (uint_fast32_t)pieces);
+        for (uint64_t c = 0; c < pieces; c++) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 256;
+                struct chunk *nc = realloc(job->chunks, ncap * sizeof *nc);
+                if (!nc)
+                    return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+                job->chunks = nc;
+                cap = ncap;
+            }
+            job->chunks[n].tensor = i;
+            job->chunks[n].begin = c * step;
+            job->chunks[n].end = (c + 1) * step < total ? (c + 1) * step : total;
+            n++;
+        }
+    }
+    job->n_chunks = n;
+    return 0;
+}
+
+int qcore_job_create(const struct qcore_plan *plan, int out_fd, const struct qcore_job_opts *o,
+                     struct qcore_job **out, struct qcore_error *err)
+{
+    int rc;
+    struct qcore_job *job = calloc(1, sizeof *job);
+    *out = NULL;
+    if (!job)
+        return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+    job->plan = plan;
+    job->out_fd = out_fd;
+    job->k = o && o->kernels ? o->kernels : qcore_kernels_get();
+    job->metrics = o ? o->metrics : true;
+    job->chunk_bytes = o && o->chunk_bytes ? o->chunk_bytes : QCORE_DEFAULT_CHUNK_BYTES;
+    if (job->chunk_bytes < 4 * CHUNK_ALIGN)
+        job->chunk_bytes = 4 * CHUNK_ALIGN;
+    atomic_init(&job->canceled, false);
+    atomic_init(&job->chunks_done, 0);
+    atomic_init(&job->tensors_done, 0);
+    atomic_init(&job->bytes_done, 0);
+    job->left = calloc(plan->n ? plan->n : 1, sizeof *job->left);
+    job->tm = calloc(plan->n ? plan->n : 1, sizeof *job->tm);
+    if (!job->left || !job->tm) {
+        rc = qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+        goto fail;
+    }
+    rc = make_chunks(job, err);
+    if (rc != 0)
+        goto fail;
+    job->results = calloc(job->n_chunks ? job->n_chunks : 1, sizeof *job->results);
+    if (!job->results) {
+        rc = qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < plan->n; i++)
+        job->bytes_total += plan->t[i].src_bytes;
+
+    /* Size the file (padding reads as zeros) and write the header. */
+    if (ftruncate(out_fd, 0) != 0 || ftruncate(out_fd, (off_t)plan->out_size) != 0) {
+        rc = qcore_error_set(err, errno == ENOSPC || errno == EFBIG ? QCORE_ENOSPC : QCORE_EIO,
+                             QCORE_NO_OFFSET, "cannot size the output: %s", strerror(errno));
+        goto fail;
+    }
+    rc = qcore_pwrite_full(out_fd, plan->header, plan->header_len, 0, err);
+    if (rc != 0)
+        goto fail;
+    *out = job;
+    return 0;
+fail:
+    qcore_job_destroy(job);
+    return rc;
+}
+
+size_t qcore_job_n_chunks(const struct qcore_job *job)
+{
+    return job->n_chunks;
+}
+
+static int run_copy(struct qcore_job *job, const struct chunk *c, struct qcore_error *err)
+{
+    const struct qcore_plan_tensor *pt = &job->plan->t[c->tensor];
+    const struct qcore_tensor *t = &job->plan->model->tensors[pt->src];
+    size_t len = (size_t)(c->end - c->begin);
+    if (len == 0)
+        return 0;
+    void *buf = malloc(len);
+    if (!buf)
+        return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+    int rc = qcore_pread_full(job->plan->model->fd, buf, len, t->offset + c->begin, err);
+    if (rc == 0)
+        rc = qcore_pwrite_full(job->out_fd, buf, len, pt->dst_offset + c->begin, err);
+    free(buf);
+    return rc;
+}
+
+static uint64_t count_nonfinite(const float *x, size_t n)
+{
+    uint64_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += !isfinite(x[i]);
+    return k;
+}
+
+static int run_quantize(struct qcore_job *job, const struct chunk *c, struct chunk_result *r,
+                        struct qcore_error *err)
+{
+    const struct qcore_plan_tensor *pt = &job->plan->t[c->tensor];
+    const struct qcore_tensor *t = &job->plan->model->tensors[pt->src];
+    const struct qcore_type_traits *st = qcore_type_traits(pt->src_type);
+    const struct qcore_type_traits *dt = qcore_type_traits(pt->dst_type);
+    const size_t n = (size_t)(c->end - c->begin);
+    const size_t in_len = n * st->type_size;
+    const size_t out_len = n / dt->block_size * dt->type_size;
+    int rc = QCORE_ENOMEM;
+    if (n == 0)
+        return 0;
+
+    float *x = malloc(n * sizeof *x);
+    void *raw = pt->src_type == QCORE_TYPE_F32 ? (void *)x : malloc(in_len);
+    uint8_t *q = malloc(out_len);
+    float *y = job->metrics ? malloc(n * sizeof *y) : NULL;
+    if (!x || !raw || !q || (job->metrics && !y)) {
+        qcore_error_set(err, rc, QCORE_NO_OFFSET, "out of memory");
+        goto out;
+    }
+    rc = qcore_pread_full(job->plan->model->fd, raw, in_len, t->offset + c->begin * st->type_size,
+                          err);
+    if (rc != 0)
+        goto out;
+    if (raw != x)
+        qcore_to_f32(job->k, pt->src_type, raw, x, (int64_t)n);
+    job->k->quantize[pt->dst_type](x, q, (int64_t)n);
+    rc = qcore_pwrite_full(job->out_fd, q, out_len,
+                           pt->dst_offset + c->begin / dt->block_size * dt->type_size, err);
+    if (rc != 0)
+        goto out;
+    if (job->metrics) {
+        job->k->dequantize[pt->dst_type](q, y, (int64_t)n);
+        job->k->err_sums(x, y, (int64_t)n, &r->sums);
+        r->nonfinite_src = count_nonfinite(x, n);
+    }
+out:
+    free(y);
+    free(q);
+    if (raw != x)
+        free(raw);
+    free(x);
+    return rc;
+}
+
+int qcore_job_run_chunk(struct qcore_job *job, size_t i, struct qcore_error *err)
+{
+    if (atomic_load(&job->canceled))
+        return qcore_error_set(err, QCORE_ECANCELED, QCORE_NO_OFFSET, "canceled");
+    const struct chunk *c = &job->chunks[i];
+    const struct qcore_plan_tensor *pt = &job->plan->t[c->tensor];
+    struct chunk_result *r = &job->results[i];
+    memset(r, 0, sizeof *r);
+    int rc = pt->op == QCORE_OP_QUANTIZE ? run_quantize(job, c, r, err) : run_copy(job, c, err);
+    if (rc != 0)
+        return rc;
+    uint64_t src_done = pt->op == QCORE_OP_QUANTIZE
+                            ? (c->end - c->begin) * qcore_type_traits(pt->src_type)->type_size
+                            : c->end - c->begin;
+    atomic_fetch_add(&job->bytes_done, src_done);
+    atomic_fetch_add(&job->chunks_done, 1);
+    if (atomic_fetch_sub(&job->left[c->tensor], 1) == 1)
+        atomic_fetch_add(&job->tensors_done, 1);
+    return 0;
+}
+
+void qcore_job_cancel(struct qcore_job *job)
+{
+    atomic_store(&job->canceled, true);
+}
+
+bool qcore_job_canceled(const struct qcore_job *job)
+{
+    return atomic_load(&((struct qcore_job *)job)->canceled);
+}
+
+void qcore_job_progress(const struct qcore_job *job, struct qcore_progress *p)
+{
+    struct qcore_job *j = (struct qcore_job *)job; /* atomics are read-only here */
+    p->chunks_done = atomic_load(&j->chunks_done);
+    p->chunks_total = job->n_chunks;
+    p->tensors_done = atomic_load(&j->tensors_done);
+    p->tensors_total = job->plan->n;
+    p->bytes_done = atomic_load(&j->bytes_done);
+    p->bytes_total = job->bytes_total;
+}
+
+static void sums_add(struct qcore_err_sums *a, const struct qcore_err_sums *b)
+{
+    a->sum_x2 += b->sum_x2;
+    a->sum_y2 += b->sum_y2;
+    a->sum_xy += b->sum_xy;
+    a->sum_e2 += b->sum_e2;
+    if (b->max_abs > a->max_abs)
+        a->max_abs = b->max_abs;
+    a->n += b->n;
+    a->nonfinite += b->nonfinite;
+}
+
+/* Metrics of DESIGN.md §5 from the summed errors. */
+static void metrics_from_sums(struct qcore_tensor_metrics *m)
+{
+    const struct qcore_err_sums *s = &m->sums;
+    m->mse = s->n ? s->sum_e2 / (double)s->n : 0.0;
+    m->rmse = sqrt(m->mse);
+    m->max_abs_err = s->max_abs;
+    m->sqnr_db = s->sum_e2 > 0 ? 10.0 * log10(s->sum_x2 / s->sum_e2) : NAN;
+    double den = sqrt(s->sum_x2) * sqrt(s->sum_y2);
+    m->cosine = den > 0 ? s->sum_xy / den : NAN;
+}
+
+int qcore_job_finish(struct qcore_job *job, struct qcore_error *err)
+{
+    const struct qcore_plan *p = job->plan;
+    for (size_t i = 0; i < p->n; i++) {
+        memset(&job->tm[i], 0, sizeof job->tm[i]);
+        job->tm[i].has_error_metrics = job->metrics && p->t[i].op == QCORE_OP_QUANTIZE;
+    }
+    /* Reduce in chunk order: the sums do not depend on thread timing. */
+    for (size_t c = 0; c < job->n_chunks; c++) {
+        struct qcore_tensor_metrics *m = &job->tm[job->chunks[c].tensor];
+        sums_add(&m->sums, &job->results[c].sums);
+        m->nonfinite_src += job->results[c].nonfinite_src;
+    }
+    for (size_t i = 0; i < p->n; i++)
+        if (job->tm[i].has_error_metrics)
+            metrics_from_sums(&job->tm[i]);
+    if (fsync(job->out_fd) != 0 && errno != EINVAL && errno != EROFS)
+        return qcore_error_set(err, errno == ENOSPC ? QCORE_ENOSPC : QCORE_EIO, QCORE_NO_OFFSET,
+                               "fsync of the output failed: %s", strerror(errno));
+    return 0;
+}
+
+const struct qcore_plan *qcore_job_plan(const struct qcore_job *job)
+{
+    return job->plan;
+}
+
+const struct qcore_tensor_metrics *qcore_job_metrics(const struct qcore_job *job, size_t i)
+{
+    return i < job->plan->n ? &job->tm[i] : NULL;
+}
+
+void qcore_job_destroy(struct qcore_job *job)
+{
+    if (!job)
+        return;
+    free(job->chunks);
+    free(job->results);
+    free((void *)job->left);
+    free(job->tm);
+    free(job);
+}
+
+/* ---- the pthread executor --------------------------------------------- */
+
+struct exec_shared {
+    struct qcore_job *job;
+    atomic_size_t next;
+    atomic_int failed;
+    pthread_mutex_t lock;     /* guards err */
+    struct qcore_error err;
+};
+
+static void *exec_worker(void *arg)
+{
+    struct exec_shared *s = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&s->next, 1);
+        if (i >= s->job->n_chunks || atomic_load(&s->failed))
+            break;
+        struct qcore_error e = {0};
+        int rc = qcore_job_run_chunk(s->job, i, &e);
+        if (rc != 0) {
+            pthread_mutex_lock(&s->lock);
+            if (!atomic_load(&s->failed)) {
+                s->err = e;
+                s->err.code = rc;
+                atomic_store(&s->failed, rc);
+            }
+            pthread_mutex_unlock(&s->lock);
+            break;
+        }
+    }
+    return NULL;
+}
+
+int qcore_exec_run(struct qcore_job *job, int nthreads,
+                   void (*progress)(const struct qcore_progress *p, void *ud), void *ud,
+                   struct qcore_error *err)
+{
+    if (nthreads < 1)
+        nthreads = 1;
+    if (nthreads > 256)
+        nthreads = 256;
+    struct exec_shared s = {.job = job};
+    atomic_init(&s.next, 0);
+    atomic_init(&s.failed, 0);
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_t *th = calloc((size_t)nthreads, sizeof *th);
+    if (!th) {
+        pthread_mutex_destroy(&s.lock);
+        return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+    }
+    int started = 0;
+    for (; started < nthreads; started++)
+        if (pthread_create(&th[started], NULL, exec_worker, &s) != 0)
+            break;
+    if (started == 0)
+        exec_worker(&s); /* no thread could start: run inline */
+    while (progress && started > 0) {
+        struct qcore_progress pr;
+        qcore_job_progress(job, &pr);
+        progress(&pr, ud);
+        if (pr.chunks_done >= pr.chunks_total || atomic_load(&s.failed))
+            break;
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    free(th);
+    pthread_mutex_destroy(&s.lock);
+    int rc = atomic_load(&s.failed);
+    if (rc != 0) {
+        if (err)
+            *err = s.err;
+        return rc;
+    }
+    if (progress) {
+        struct qcore_progress pr;
+        qcore_job_progress(job, &pr);
+        progress(&pr, ud);
+    }
+    return qcore_job_finish(job, err);
+}

@@ -1,0 +1,79 @@
+/* tests/unit/testutil.h — small helpers shared by the unit tests (header-only). */
+#ifndef QD_TESTUTIL_H
+#define QD_TESTUTIL_H
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/formats/gguf.h"
+
+/* Read a whole (small) file; NULL on error. */
+static inline uint8_t *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf)
+        *len = (size_t)n;
+    return buf;
+}
+
+static inline int tu_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t w = fwrite(data, 1, len, f);
+    return fclose(f) == 0 && w == len ? 0 : -1;
+}
+
+/* A fresh temp path (file not created) under TMPDIR. */
+static inline void tu_temp_path(char *buf, size_t len, const char *suffix)
+{
+    static int seq;
+    const char *dir = getenv("TMPDIR");
+    snprintf(buf, len, "%s/qdtest-%d-%d%s", dir ? dir : "/tmp", (int)getpid(), seq++, suffix);
+}
+
+/* Write a GGUF file with the given KVs and tensors; tensor data are
+ * `fill(i, buf, nbytes)` or zeros. Returns 0. */
+static inline int tu_write_gguf(const char *path, const struct qcore_kv *kv, size_t n_kv,
+                                const struct qcore_gguf_out_tensor *t, size_t n_t,
+                                void (*fill)(size_t i, uint8_t *buf, uint64_t n))
+{
+    struct qcore_gguf_layout lay = {0};
+    struct qcore_error err = {0};
+    if (qcore_gguf_layout_build(kv, n_kv, t, n_t, 32, &lay, &err) != 0) {
+        fprintf(stderr, "layout: %s\n", err.msg);
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    int rc = fd < 0 || ftruncate(fd, (off_t)lay.file_size) != 0 ||
+             pwrite(fd, lay.header, lay.header_len, 0) != (ssize_t)lay.header_len;
+    for (size_t i = 0; !rc && fill && i < n_t; i++) {
+        uint8_t *buf = calloc(1, lay.nbytes[i] ? lay.nbytes[i] : 1);
+        fill(i, buf, lay.nbytes[i]);
+        rc = pwrite(fd, buf, lay.nbytes[i], (off_t)lay.offsets[i]) != (ssize_t)lay.nbytes[i];
+        free(buf);
+    }
+    if (fd >= 0)
+        close(fd);
+    qcore_gguf_layout_cleanup(&lay);
+    return rc ? -1 : 0;
+}
+
+#endif
