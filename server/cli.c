@@ -62,7 +62,7 @@ static int exit_code(int rc)
 
 static void print_error(const char *what, const struct qcore_error *e)
 {
-    if (e->offset != QCORE_NO_OFFSET)
+    if (e->offset != QCORE_NO_OFFSET && !strstr(e->msg, "offset"))
         fprintf(stderr, "quantd: %s: %s (at offset %" PRIu64 ")\n", what, e->msg, e->offset);
     else
         fprintf(stderr, "quantd: %s: %s\n", what, e->msg);
@@ -426,7 +426,10 @@ int qd_cli_quantize(int argc, char **argv)
     int rc = parse_quantize_args(argc, argv, &a);
     int status;
     if (rc != 0) {
-        quantize_usage(rc > 0 ? stdout : stderr);
+        if (rc > 0)
+            quantize_usage(stdout);
+        else
+            fputs("usage: quantd quantize [options] IN OUT (quantd quantize --help)\n", stderr);
         status = rc > 0 ? 0 : 2;
     } else {
         status = run_quantize(&a);
