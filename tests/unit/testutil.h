@@ -77,3 +77,28 @@ static inline int tu_write_gguf(const char *path, const struct qcore_kv *kv, siz
 }
 
 #endif
+
+#ifndef QD_TESTUTIL_ST
+#define QD_TESTUTIL_ST
+/* Write a one-tensor F32 safetensors file of shape [rows, cols]. */
+static inline int tu_write_st_f32(const char *path, const char *name, int rows, int cols,
+                                  const float *data)
+{
+    char hdr[512];
+    size_t nbytes = (size_t)rows * (size_t)cols * 4;
+    int n = snprintf(hdr, sizeof hdr,
+                     "{\"%s\":{\"dtype\":\"F32\",\"shape\":[%d,%d],\"data_offsets\":[0,%zu]}}",
+                     name, rows, cols, nbytes);
+    while (n % 8)
+        hdr[n++] = ' ';
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (uint8_t)((uint64_t)n >> (8 * i));
+    int ok = fwrite(le, 1, 8, f) == 8 && fwrite(hdr, 1, (size_t)n, f) == (size_t)n &&
+             fwrite(data, 1, nbytes, f) == nbytes;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+#endif
