@@ -34,7 +34,7 @@
 
 /* Encoded size of each scalar value type; 0 for STRING and ARRAY. */
 static const uint8_t vtype_size[QCORE_GGUF_VTYPE_COUNT] = {
-    [QCORE_GGUF_U8] = 1, [QCORE_GGUF_I8] = 1, [QCORE_GGUF_U16] = 2, [QCORE_GGUF_I16] = 2,
+    [QCORE_GGUF_U8] = 1,  [QCORE_GGUF_I8] = 1,  [QCORE_GGUF_U16] = 2, [QCORE_GGUF_I16] = 2,
     [QCORE_GGUF_U32] = 4, [QCORE_GGUF_I32] = 4, [QCORE_GGUF_F32] = 4, [QCORE_GGUF_BOOL] = 1,
     [QCORE_GGUF_U64] = 8, [QCORE_GGUF_I64] = 8, [QCORE_GGUF_F64] = 8,
 };
@@ -168,12 +168,12 @@ static const struct name_ref *find_duplicate(struct name_ref *refs, size_t n)
 
 struct rd {
     int fd;
-    uint64_t size;       /* file size */
-    uint64_t pos;        /* absolute offset of the next byte; pos <= size */
-    uint64_t buf_off;    /* file offset of buf[0] */
-    size_t buf_len;      /* valid bytes in buf */
+    uint64_t size;    /* file size */
+    uint64_t pos;     /* absolute offset of the next byte; pos <= size */
+    uint64_t buf_off; /* file offset of buf[0] */
+    size_t buf_len;   /* valid bytes in buf */
     uint8_t *buf;
-    char ctx[96];        /* what is being parsed, prefixed to error messages */
+    char ctx[96]; /* what is being parsed, prefixed to error messages */
     struct qcore_error *err;
 };
 
@@ -183,7 +183,8 @@ static uint64_t rd_left(const struct rd *r)
 }
 
 /* Every parse error goes through here: "<context>: <problem> (offset N)". */
-__attribute__((format(printf, 4, 5)))
+static int bad(struct rd *r, int code, uint64_t off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static int bad(struct rd *r, int code, uint64_t off, const char *fmt, ...)
 {
     char detail[256];
@@ -254,7 +255,7 @@ static int rd_skip(struct rd *r, uint64_t n, const char *what)
 
 static int rd_u32(struct rd *r, uint32_t *v, const char *what)
 {
-    uint8_t b[4];
+    uint8_t b[4] = {0};
     int rc = rd_take(r, b, sizeof b, what);
     if (rc == 0)
         *v = get_le32(b);
@@ -263,7 +264,7 @@ static int rd_u32(struct rd *r, uint32_t *v, const char *what)
 
 static int rd_u64(struct rd *r, uint64_t *v, const char *what)
 {
-    uint8_t b[8];
+    uint8_t b[8] = {0};
     int rc = rd_take(r, b, sizeof b, what);
     if (rc == 0)
         *v = get_le64(b);
@@ -318,9 +319,9 @@ static int rd_name(struct rd *r, char **out, uint64_t max, int max_code, const c
 struct gguf_state {
     struct rd r;
     uint32_t alignment;
-    uint64_t meta_bytes;     /* keys + raw values kept, capped by QCORE_MAX_META_BYTES */
-    uint64_t expect;         /* next dense tensor offset, relative to the data section */
-    struct name_ref *refs;   /* for duplicate keys, then duplicate tensor names */
+    uint64_t meta_bytes;   /* keys + raw values kept, capped by QCORE_MAX_META_BYTES */
+    uint64_t expect;       /* next dense tensor offset, relative to the data section */
+    struct name_ref *refs; /* for duplicate keys, then duplicate tensor names */
 };
 
 static int measure_string(struct rd *r, const char *what)
@@ -349,10 +350,12 @@ static int measure_array(struct rd *r, uint32_t *arr_type, uint64_t *arr_len)
     if (n > rd_left(r) / min_size)
         return bad(r, QCORE_EMALFORMED, off + 4,
                    "array of %" PRIu64 " elements cannot fit in the %" PRIu64
-                   " bytes left in the file", n, rd_left(r));
+                   " bytes left in the file",
+                   n, rd_left(r));
     if (n > QCORE_MAX_ARRAY_LEN)
-        return bad(r, QCORE_ELIMIT, off + 4, "array of %" PRIu64 " elements, more than the %u allowed",
-                   n, QCORE_MAX_ARRAY_LEN);
+        return bad(r, QCORE_ELIMIT, off + 4,
+                   "array of %" PRIu64 " elements, more than the %u allowed", n,
+                   QCORE_MAX_ARRAY_LEN);
     *arr_type = et;
     *arr_len = n;
     if (et != QCORE_GGUF_STRING)
@@ -422,7 +425,8 @@ static int read_kv(struct gguf_state *st, struct qcore_kv *kv, size_t i)
     if (rc)
         return rc;
     if (kv->vtype >= QCORE_GGUF_VTYPE_COUNT)
-        return bad(r, QCORE_EMALFORMED, type_off, "unknown value type %" PRId32, (int32_t)kv->vtype);
+        return bad(r, QCORE_EMALFORMED, type_off, "unknown value type %" PRId32,
+                   (int32_t)kv->vtype);
 
     uint64_t val_off = r->pos;
     rc = measure_value(r, kv);
@@ -514,7 +518,8 @@ static int read_offset(struct gguf_state *st, struct qcore_tensor *t)
     if (t->nbytes > r->size || t->offset > r->size - t->nbytes)
         return bad(r, QCORE_EMALFORMED, off,
                    "data offset %" PRIu64 " + %" PRIu64 " bytes lies beyond the end of the %" PRIu64
-                   "-byte file", t->offset, t->nbytes, r->size);
+                   "-byte file",
+                   t->offset, t->nbytes, r->size);
     /* ggml's loader requires the dense layout its writer produces */
     if (t->offset != st->expect)
         return bad(r, QCORE_EMALFORMED, off,
@@ -564,10 +569,12 @@ static int read_preamble(struct rd *r, struct qcore_model *m, uint64_t *n_t, uin
         return bad(r, QCORE_EMALFORMED, 4, "version 0 is invalid");
     if ((v & 0xFFFF) == 0)
         return bad(r, QCORE_EUNSUPPORTED, 4,
-                   "version field 0x%08" PRIx32 " looks byte-swapped; big-endian GGUF is not supported",
+                   "version field 0x%08" PRIx32
+                   " looks byte-swapped; big-endian GGUF is not supported",
                    v);
     if (v == 1 || v > 3)
-        return bad(r, QCORE_EUNSUPPORTED, 4, "GGUF version %" PRIu32 " is not supported (2 or 3)", v);
+        return bad(r, QCORE_EUNSUPPORTED, 4, "GGUF version %" PRIu32 " is not supported (2 or 3)",
+                   v);
     m->version = v;
     rc = rd_u64(r, n_t, "tensor count");
     if (rc == 0)
@@ -576,11 +583,13 @@ static int read_preamble(struct rd *r, struct qcore_model *m, uint64_t *n_t, uin
         return rc;
     uint64_t left = rd_left(r);
     if (*n_kv > left / MIN_KV_BYTES)
-        return bad(r, QCORE_EMALFORMED, 16, "KV count %" PRIu64 " cannot fit in the %" PRIu64
-                   " bytes left in the file", *n_kv, left);
+        return bad(r, QCORE_EMALFORMED, 16,
+                   "KV count %" PRIu64 " cannot fit in the %" PRIu64 " bytes left in the file",
+                   *n_kv, left);
     if (*n_t > left / MIN_TINFO_BYTES || *n_t * MIN_TINFO_BYTES > left - *n_kv * MIN_KV_BYTES)
-        return bad(r, QCORE_EMALFORMED, 8, "tensor count %" PRIu64 " cannot fit in the %" PRIu64
-                   " bytes left in the file", *n_t, left);
+        return bad(r, QCORE_EMALFORMED, 8,
+                   "tensor count %" PRIu64 " cannot fit in the %" PRIu64 " bytes left in the file",
+                   *n_t, left);
     if (*n_kv > QCORE_MAX_KV)
         return bad(r, QCORE_ELIMIT, 16, "KV count %" PRIu64 " is more than the %u allowed", *n_kv,
                    QCORE_MAX_KV);
@@ -632,7 +641,8 @@ static int finish_layout(struct gguf_state *st, struct qcore_model *m)
             rd_context(r, "tensor", t->name, strlen(t->name));
             return bad(r, QCORE_EMALFORMED, t->offset,
                        "data [%" PRIu64 ", %" PRIu64 ") lies beyond the end of the %" PRIu64
-                       "-byte file", t->offset, t->offset + t->nbytes, m->file_size);
+                       "-byte file",
+                       t->offset, t->offset + t->nbytes, m->file_size);
         }
     }
     if (m->n_tensors > 0 && m->data_offset + st->expect > m->file_size)
@@ -648,7 +658,7 @@ int qcore_gguf_read(struct qcore_model *m, struct qcore_error *err)
         .r = {.fd = m->fd, .size = m->file_size, .err = err},
         .alignment = GGUF_DEFAULT_ALIGNMENT,
     };
-    uint64_t n_t, n_kv;
+    uint64_t n_t = 0, n_kv = 0;
     int rc;
     st.r.buf = malloc(RD_BUF_SIZE);
     if (!st.r.buf)
@@ -691,8 +701,25 @@ static bool add_size(size_t *total, uint64_t x)
     return true;
 }
 
-static int check_out_kvs(const struct qcore_kv *kv, size_t n_kv, uint32_t alignment,
-                         size_t *bytes, struct qcore_error *err)
+/* Validates one KV to write; general.alignment must agree with `alignment`. */
+static int check_out_kv(const struct qcore_kv *kv, size_t i, uint32_t alignment,
+                        struct qcore_error *err)
+{
+    size_t len = kv->key ? strlen(kv->key) : 0;
+    if (len == 0 || len > QCORE_MAX_KEY_LEN || kv->vtype >= QCORE_GGUF_VTYPE_COUNT ||
+        (kv->raw_len && !kv->raw))
+        return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
+                               "gguf writer: KV #%zu has a bad key, type or value", i);
+    if (strcmp(kv->key, GGUF_ALIGNMENT_KEY) == 0 &&
+        (kv->vtype != QCORE_GGUF_U32 || kv->raw_len != 4 || get_le32(kv->raw) != alignment))
+        return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
+                               "gguf writer: general.alignment must be the UINT32 %" PRIu32,
+                               alignment);
+    return 0;
+}
+
+static int check_out_kvs(const struct qcore_kv *kv, size_t n_kv, uint32_t alignment, size_t *bytes,
+                         struct qcore_error *err)
 {
     struct name_ref *refs = calloc(n_kv ? n_kv : 1, sizeof *refs);
     bool have_alignment = false;
@@ -700,28 +727,25 @@ static int check_out_kvs(const struct qcore_kv *kv, size_t n_kv, uint32_t alignm
     if (!refs)
         return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
     for (size_t i = 0; i < n_kv && rc == 0; i++) {
-        size_t len = kv[i].key ? strlen(kv[i].key) : 0;
-        if (len == 0 || len > QCORE_MAX_KEY_LEN || kv[i].vtype >= QCORE_GGUF_VTYPE_COUNT ||
-            (kv[i].raw_len && !kv[i].raw)) {
-            rc = qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET, "gguf writer: KV #%zu is invalid", i);
-        } else if (strcmp(kv[i].key, GGUF_ALIGNMENT_KEY) == 0) {
-            have_alignment = true;
-            if (kv[i].vtype != QCORE_GGUF_U32 || kv[i].raw_len != 4 || get_le32(kv[i].raw) != alignment)
-                rc = qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
-                                     "gguf writer: general.alignment must be the UINT32 %" PRIu32,
-                                     alignment);
-        }
-        if (rc == 0 && !(add_size(bytes, 8 + (uint64_t)len + 4) && add_size(bytes, kv[i].raw_len)))
-            rc = qcore_error_set(err, QCORE_ELIMIT, QCORE_NO_OFFSET, "gguf writer: header too large");
+        rc = check_out_kv(&kv[i], i, alignment, err);
+        if (rc)
+            break;
+        have_alignment |= strcmp(kv[i].key, GGUF_ALIGNMENT_KEY) == 0;
+        if (!add_size(bytes, 8 + (uint64_t)strlen(kv[i].key) + 4) ||
+            !add_size(bytes, kv[i].raw_len))
+            rc = qcore_error_set(err, QCORE_ELIMIT, QCORE_NO_OFFSET,
+                                 "gguf writer: header too large");
         refs[i] = (struct name_ref){kv[i].key, i};
     }
+    /* readers assume 32 when the key is absent */
     if (rc == 0 && !have_alignment && alignment != GGUF_DEFAULT_ALIGNMENT)
         rc = qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
-                             "gguf writer: alignment %" PRIu32 " needs a general.alignment KV", alignment);
+                             "gguf writer: alignment %" PRIu32 " needs a general.alignment KV",
+                             alignment);
     const struct name_ref *dup = rc == 0 ? find_duplicate(refs, n_kv) : NULL;
     if (dup)
-        rc = qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET, "gguf writer: duplicate key '%.64s'",
-                             dup->name);
+        rc = qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
+                             "gguf writer: duplicate key '%.64s'", dup->name);
     free(refs);
     return rc;
 }
@@ -758,7 +782,8 @@ static int check_out_tensor(const struct qcore_gguf_out_tensor *t, uint64_t *nby
     }
     if (t->ne[0] % tr->block_size != 0)
         return qcore_error_set(err, QCORE_EUNSUPPORTED, QCORE_NO_OFFSET,
-                               "tensor '%s': row length %" PRId64 " is not a multiple of the %s block size %" PRIu32,
+                               "tensor '%s': row length %" PRId64
+                               " is not a multiple of the %s block size %" PRIu32,
                                name, t->ne[0], tr->name, tr->block_size);
     if (!qcore_type_nbytes(t->type, (uint64_t)numel, nbytes) || *nbytes > (uint64_t)INT64_MAX)
         return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
@@ -775,8 +800,10 @@ static int check_out_tensors(const struct qcore_gguf_out_tensor *t, size_t n_t,
         return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
     for (size_t i = 0; i < n_t && rc == 0; i++) {
         rc = check_out_tensor(&t[i], &l->nbytes[i], err);
-        if (rc == 0 && !add_size(bytes, 8 + (uint64_t)strlen(t[i].name) + 4 + 8 * (uint64_t)t[i].n_dims + 4 + 8))
-            rc = qcore_error_set(err, QCORE_ELIMIT, QCORE_NO_OFFSET, "gguf writer: header too large");
+        if (rc == 0 && !add_size(bytes, 8 + (uint64_t)strlen(t[i].name) + 4 +
+                                            8 * (uint64_t)t[i].n_dims + 4 + 8))
+            rc = qcore_error_set(err, QCORE_ELIMIT, QCORE_NO_OFFSET,
+                                 "gguf writer: header too large");
         refs[i] = (struct name_ref){t[i].name, i};
     }
     const struct name_ref *dup = rc == 0 ? find_duplicate(refs, n_t) : NULL;
@@ -822,9 +849,8 @@ static void serialise(uint8_t *p, const struct qcore_kv *kv, size_t n_kv,
 }
 
 int qcore_gguf_layout_build(const struct qcore_kv *kv, size_t n_kv,
-                            const struct qcore_gguf_out_tensor *t, size_t n_t,
-                            uint32_t alignment, struct qcore_gguf_layout *out,
-                            struct qcore_error *err)
+                            const struct qcore_gguf_out_tensor *t, size_t n_t, uint32_t alignment,
+                            struct qcore_gguf_layout *out, struct qcore_error *err)
 {
     struct qcore_gguf_layout l = {0};
     size_t bytes = 24;
@@ -832,7 +858,8 @@ int qcore_gguf_layout_build(const struct qcore_kv *kv, size_t n_kv,
     memset(out, 0, sizeof *out);
     if (!is_pow2(alignment))
         return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
-                               "gguf writer: alignment %" PRIu32 " is not a power of two", alignment);
+                               "gguf writer: alignment %" PRIu32 " is not a power of two",
+                               alignment);
     if (n_t > QCORE_MAX_TENSORS || n_kv > QCORE_MAX_KV)
         return qcore_error_set(err, QCORE_ELIMIT, QCORE_NO_OFFSET,
                                "gguf writer: too many tensors or KVs");

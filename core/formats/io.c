@@ -31,8 +31,8 @@ static int check_range(size_t len, uint64_t off, struct qcore_error *err)
 {
     if (off > IO_MAX_OFF || (uint64_t)len > IO_MAX_OFF - off)
         return qcore_error_set(err, QCORE_EINVAL, off,
-                               "byte range of %zu bytes at offset %" PRIu64 " is out of range",
-                               len, off);
+                               "byte range of %zu bytes at offset %" PRIu64 " is out of range", len,
+                               off);
     return 0;
 }
 
@@ -51,9 +51,9 @@ int qcore_pread_full(int fd, void *buf, size_t len, uint64_t off, struct qcore_e
             return io_errno(err, QCORE_EIO, errno, off, "read");
         }
         if (n == 0)
-            return qcore_error_set(err, QCORE_EMALFORMED, off,
-                                   "unexpected end of file at offset %" PRIu64
-                                   " (%zu more bytes expected)", off, len);
+            return qcore_error_set(
+                err, QCORE_EMALFORMED, off,
+                "unexpected end of file at offset %" PRIu64 " (%zu more bytes expected)", off, len);
         p += n;
         len -= (size_t)n;
         off += (uint64_t)n;

@@ -60,7 +60,8 @@ static int read_head(struct qcore_model *m, struct qcore_error *err)
     m->format = qcore_format_detect(head, n);
     if (m->format == QCORE_FORMAT_UNKNOWN)
         return qcore_error_set(err, QCORE_EFORMAT, 0,
-                               "not a GGUF or safetensors file (%" PRIu64 " bytes, unknown magic at offset 0)",
+                               "not a GGUF or safetensors file (%" PRIu64
+                               " bytes, unknown magic at offset 0)",
                                m->file_size);
     return 0;
 }
@@ -134,7 +135,7 @@ static uint64_t raw_le(const uint8_t *p, size_t n)
 int qcore_kv_get_int(const struct qcore_kv *kv, int64_t *out)
 {
     static const uint8_t size[QCORE_GGUF_VTYPE_COUNT] = {
-        [QCORE_GGUF_U8] = 1, [QCORE_GGUF_I8] = 1, [QCORE_GGUF_U16] = 2, [QCORE_GGUF_I16] = 2,
+        [QCORE_GGUF_U8] = 1,  [QCORE_GGUF_I8] = 1,  [QCORE_GGUF_U16] = 2, [QCORE_GGUF_I16] = 2,
         [QCORE_GGUF_U32] = 4, [QCORE_GGUF_I32] = 4, [QCORE_GGUF_U64] = 8, [QCORE_GGUF_I64] = 8,
     };
     if (!kv || kv->vtype >= QCORE_GGUF_VTYPE_COUNT || !size[kv->vtype] || !kv->raw ||

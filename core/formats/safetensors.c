@@ -68,7 +68,8 @@ static const char *printable(char *dst, size_t cap, const char *src)
 }
 
 /* Every reader error: "safetensors: [tensor 'x': ]problem (offset N)". */
-__attribute__((format(printf, 5, 6)))
+static int bad(struct qcore_error *err, int code, uint64_t off, const char *tensor,
+               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static int bad(struct qcore_error *err, int code, uint64_t off, const char *tensor,
                const char *fmt, ...)
 {
@@ -97,7 +98,7 @@ static bool json_nonneg_int(const json_t *v, uint64_t *out)
 struct st_ctx {
     struct qcore_model *m;
     struct qcore_error *err;
-    uint64_t data_off;   /* absolute start of the data buffer */
+    uint64_t data_off; /* absolute start of the data buffer */
     uint64_t data_len;
 };
 
@@ -146,11 +147,12 @@ static int parse_metadata(struct st_ctx *c, json_t *md)
     json_t *v;
     if (!json_is_object(md))
         return bad(c->err, QCORE_EMALFORMED, 8, NULL, "__metadata__ is not an object");
-    json_object_foreach(md, k, v) {
+    json_object_foreach(md, k, v)
+    {
         if (!json_is_string(v)) {
             char pn[72];
-            return bad(c->err, QCORE_EMALFORMED, 8, NULL, "__metadata__ value of '%s' is not a string",
-                       printable(pn, sizeof pn, k));
+            return bad(c->err, QCORE_EMALFORMED, 8, NULL,
+                       "__metadata__ value of '%s' is not a string", printable(pn, sizeof pn, k));
         }
     }
     c->m->st_metadata = json_dumps(md, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -200,11 +202,12 @@ static int parse_offsets(struct st_ctx *c, const char *name, const json_t *offs,
     if (begin > end || end > c->data_len)
         return bad(c->err, QCORE_EMALFORMED, c->data_off, name,
                    "data_offsets [%" PRIu64 ", %" PRIu64 "] out of bounds of the %" PRIu64
-                   "-byte data buffer", begin, end, c->data_len);
+                   "-byte data buffer",
+                   begin, end, c->data_len);
     if (end - begin != t->nbytes)
         return bad(c->err, QCORE_EMALFORMED, c->data_off + begin, name,
-                   "shape and dtype make %" PRIu64 " bytes, data_offsets span %" PRIu64,
-                   t->nbytes, end - begin);
+                   "shape and dtype make %" PRIu64 " bytes, data_offsets span %" PRIu64, t->nbytes,
+                   end - begin);
     t->offset = begin; /* relative until the layout check */
     return 0;
 }
@@ -215,8 +218,8 @@ static int parse_tensor(struct st_ctx *c, const char *name, const json_t *e, str
     if (len == 0)
         return bad(c->err, QCORE_EMALFORMED, 8, NULL, "empty tensor name");
     if (len > QCORE_MAX_KEY_LEN)
-        return bad(c->err, QCORE_ELIMIT, 8, name, "name is %zu bytes, more than the %d allowed", len,
-                   QCORE_MAX_KEY_LEN);
+        return bad(c->err, QCORE_ELIMIT, 8, name, "name is %zu bytes, more than the %d allowed",
+                   len, QCORE_MAX_KEY_LEN);
     if (!json_is_object(e))
         return bad(c->err, QCORE_EMALFORMED, 8, name, "entry is not an object");
     const json_t *dt = json_object_get(e, "dtype");
@@ -275,7 +278,8 @@ static int check_layout(struct st_ctx *c)
         const char *name = m->tensors[s[i].idx].name;
         if (s[i].begin < expect)
             rc = bad(c->err, QCORE_EMALFORMED, c->data_off + s[i].begin, name,
-                     "data [%" PRIu64 ", %" PRIu64 ") overlaps the previous tensor, which ends at %" PRIu64,
+                     "data [%" PRIu64 ", %" PRIu64
+                     ") overlaps the previous tensor, which ends at %" PRIu64,
                      s[i].begin, s[i].end, expect);
         else if (s[i].begin > expect)
             rc = bad(c->err, QCORE_EMALFORMED, c->data_off + expect, name,
@@ -306,7 +310,8 @@ static int parse_root(struct st_ctx *c, json_t *root)
     m->tensors = calloc(n ? n : 1, sizeof *m->tensors);
     if (!m->tensors)
         return qcore_error_set(c->err, QCORE_ENOMEM, 8, "out of memory for %zu tensors", n);
-    json_object_foreach(root, key, v) {
+    json_object_foreach(root, key, v)
+    {
         int rc;
         if (strcmp(key, ST_METADATA_KEY) == 0) {
             rc = parse_metadata(c, v);
@@ -365,7 +370,8 @@ static int load_metadata(const char *text, json_t **out, struct qcore_error *err
         return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
                                "safetensors writer: metadata is not a JSON object");
     }
-    json_object_foreach(md, k, v) {
+    json_object_foreach(md, k, v)
+    {
         if (!json_is_string(v)) {
             json_decref(md);
             return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
@@ -387,7 +393,8 @@ static int check_entry(const struct qcore_st_out_tensor *t, const json_t *root, 
         strcmp(t->name, ST_METADATA_KEY) == 0 || json_object_get(root, t->name))
         return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
                                "safetensors writer: tensor name '%s' is empty, too long, reserved "
-                               "or a duplicate", name);
+                               "or a duplicate",
+                               name);
     json_t *utf8 = json_string(t->name); /* NULL unless valid UTF-8 */
     if (!utf8)
         return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
@@ -437,9 +444,9 @@ static int add_entry(const struct qcore_st_out_tensor *t, uint64_t begin, json_t
         return qcore_error_set(err, QCORE_ELIMIT, QCORE_NO_OFFSET,
                                "safetensors writer: data too large");
     /* key order in the entry follows the format string */
-    json_t *e = json_pack("{s:s, s:o, s:[I,I]}", "dtype", qcore_type_traits(t->type)->st_dtype,
-                          "shape", shape_json(t), "data_offsets", (json_int_t)begin,
-                          (json_int_t)(begin + *nbytes));
+    json_t *e =
+        json_pack("{s:s, s:o, s:[I,I]}", "dtype", qcore_type_traits(t->type)->st_dtype, "shape",
+                  shape_json(t), "data_offsets", (json_int_t)begin, (json_int_t)(begin + *nbytes));
     if (!e || json_object_set_new(root, t->name, e) != 0)
         return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
     return 0;
@@ -469,45 +476,56 @@ int qcore_st_layout_build(const char *metadata_json, const struct qcore_st_out_t
                           size_t n_t, struct qcore_st_layout *out, struct qcore_error *err)
 {
     struct qcore_st_layout l = {0};
-    json_t *root = json_object(), *md = NULL;
+    json_t *root = NULL, *md = NULL;
     char *json = NULL;
     uint64_t rel = 0;
-    int rc = 0;
+    int rc;
     memset(out, 0, sizeof *out);
     if (n_t > QCORE_MAX_TENSORS)
-        rc = qcore_error_set(err, QCORE_ELIMIT, QCORE_NO_OFFSET, "safetensors writer: too many tensors");
+        return qcore_error_set(err, QCORE_ELIMIT, QCORE_NO_OFFSET,
+                               "safetensors writer: %zu tensors, more than the %u allowed", n_t,
+                               QCORE_MAX_TENSORS);
+    root = json_object();
     l.offsets = calloc(n_t ? n_t : 1, sizeof *l.offsets);
     l.nbytes = calloc(n_t ? n_t : 1, sizeof *l.nbytes);
-    if (rc == 0 && (!root || !l.offsets || !l.nbytes))
+    if (!root || !l.offsets || !l.nbytes) {
         rc = qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
-    if (rc == 0 && metadata_json) {
-        rc = load_metadata(metadata_json, &md, err);
-        if (rc == 0 && json_object_set_new(root, ST_METADATA_KEY, md) != 0)
-            rc = qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+        goto out;
     }
-    for (size_t i = 0; i < n_t && rc == 0; i++) {
+    if (metadata_json) {
+        rc = load_metadata(metadata_json, &md, err);
+        if (rc)
+            goto out;
+        if (json_object_set_new(root, ST_METADATA_KEY, md) != 0) {
+            rc = qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n_t; i++) {
         rc = add_entry(&t[i], rel, root, &l.nbytes[i], err);
+        if (rc)
+            goto out;
         l.offsets[i] = rel;
         rel += l.nbytes[i];
     }
-    if (rc == 0) {
-        json = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        rc = json ? frame_header(json, &l, err)
-                  : qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
-    }
+    json = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    rc = json ? frame_header(json, &l, err)
+              : qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
     if (rc == 0 && rel > (uint64_t)INT64_MAX - l.header_len)
-        rc = qcore_error_set(err, QCORE_ELIMIT, QCORE_NO_OFFSET, "safetensors writer: file too large");
+        rc = qcore_error_set(err, QCORE_ELIMIT, QCORE_NO_OFFSET,
+                             "safetensors writer: file too large");
+    if (rc == 0) {
+        for (size_t i = 0; i < n_t; i++)
+            l.offsets[i] += l.header_len;
+        l.file_size = l.header_len + rel;
+        *out = l;
+    }
+out:
     free(json);
     json_decref(root);
-    if (rc) {
+    if (rc)
         qcore_st_layout_cleanup(&l);
-        return rc;
-    }
-    for (size_t i = 0; i < n_t; i++)
-        l.offsets[i] += l.header_len;
-    l.file_size = l.header_len + rel;
-    *out = l;
-    return 0;
+    return rc;
 }
 
 void qcore_st_layout_cleanup(struct qcore_st_layout *l)

@@ -52,8 +52,14 @@ static void b_le(struct buf *b, uint64_t v, int n)
     b_bytes(b, t, (size_t)n);
 }
 
-static void b_u32(struct buf *b, uint32_t v) { b_le(b, v, 4); }
-static void b_u64(struct buf *b, uint64_t v) { b_le(b, v, 8); }
+static void b_u32(struct buf *b, uint32_t v)
+{
+    b_le(b, v, 4);
+}
+static void b_u64(struct buf *b, uint64_t v)
+{
+    b_le(b, v, 8);
+}
 
 static void b_strn(struct buf *b, const char *s, size_t n)
 {
@@ -86,7 +92,7 @@ struct tkv {
     uint32_t vtype;
     const void *raw; /* value encoding after the type */
     size_t raw_len;
-    size_t key_len;  /* 0: strlen(key) */
+    size_t key_len; /* 0: strlen(key) */
 };
 
 struct tinfo {
@@ -104,8 +110,8 @@ struct tfile {
     size_t n_kv;
     const struct tinfo *t;
     size_t n_t;
-    uint32_t alignment;  /* what the header says, for the padding */
-    int64_t data_delta;  /* added to the dense data length */
+    uint32_t alignment; /* what the header says, for the padding */
+    int64_t data_delta; /* added to the dense data length */
 };
 
 static uint64_t align_up(uint64_t x, uint64_t a)
@@ -170,10 +176,10 @@ static const uint8_t RAW_U32_7[] = {7, 0, 0, 0};
 static const uint8_t RAW_I8_M3[] = {0xFD};
 static const uint8_t RAW_BOOL_1[] = {1};
 static const uint8_t RAW_STR_LLAMA[] = {5, 0, 0, 0, 0, 0, 0, 0, 'l', 'l', 'a', 'm', 'a'};
-static const uint8_t RAW_STRARR[] = {8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, /* STRING x 2 */
+static const uint8_t RAW_STRARR[] = {8, 0, 0, 0, 2, 0, 0, 0, 0,   0, 0, 0, /* STRING x 2 */
                                      1, 0, 0, 0, 0, 0, 0, 0, 'a', 2, 0, 0, 0, 0, 0, 0, 0, 'b', 'c'};
-static const uint8_t RAW_F32ARR[] = {6, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0,
-                                     0, 0, 0, 0x3f, 0, 0, 0x80, 0x3f};
+static const uint8_t RAW_F32ARR[] = {6, 0, 0, 0, 2, 0,    0, 0, 0,    0,
+                                     0, 0, 0, 0, 0, 0x3f, 0, 0, 0x80, 0x3f};
 
 static const struct tkv base_kv[] = {
     {"general.architecture", QCORE_GGUF_STRING, RAW_STR_LLAMA, sizeof RAW_STR_LLAMA, 0},
@@ -262,8 +268,10 @@ static void expect_kv_fail(const struct tkv *kv, size_t idx, int code)
     struct tkv kvs[N_BASE_KV + 1];
     memcpy(kvs, base_kv, sizeof base_kv);
     kvs[idx] = *kv;
-    struct tfile f = {.kv = kvs, .n_kv = idx == N_BASE_KV ? N_BASE_KV + 1 : N_BASE_KV,
-                      .t = base_t, .n_t = N_BASE_T};
+    struct tfile f = {.kv = kvs,
+                      .n_kv = idx == N_BASE_KV ? N_BASE_KV + 1 : N_BASE_KV,
+                      .t = base_t,
+                      .n_t = N_BASE_T};
     struct buf b;
     build(&f, &b);
     expect_fail(&b, code);
@@ -549,16 +557,14 @@ static void layout_pads_and_validates(void **state)
     memset(long_name, 'x', 64);
     long_name[64] = '\0';
     struct qcore_gguf_out_tensor bad[] = {
-        {long_name, 1, ne_a, QCORE_TYPE_F32},
-        {"five", 5, ne_5, QCORE_TYPE_F32},
-        {"zero", 0, ne_a, QCORE_TYPE_F32},
-        {"blk", 2, ne_bad, QCORE_TYPE_Q8_0},
-        {"u8", 1, ne_a, QCORE_TYPE_U8},
-        {"neg", 1, ne_neg, QCORE_TYPE_F32},
+        {long_name, 1, ne_a, QCORE_TYPE_F32}, {"five", 5, ne_5, QCORE_TYPE_F32},
+        {"zero", 0, ne_a, QCORE_TYPE_F32},    {"blk", 2, ne_bad, QCORE_TYPE_Q8_0},
+        {"u8", 1, ne_a, QCORE_TYPE_U8},       {"neg", 1, ne_neg, QCORE_TYPE_F32},
         {"", 1, ne_a, QCORE_TYPE_F32},
     };
     static const int want[] = {QCORE_EUNSUPPORTED, QCORE_EUNSUPPORTED, QCORE_EUNSUPPORTED,
-                               QCORE_EUNSUPPORTED, QCORE_EUNSUPPORTED, QCORE_EINVAL, QCORE_EINVAL};
+                               QCORE_EUNSUPPORTED, QCORE_EUNSUPPORTED, QCORE_EINVAL,
+                               QCORE_EINVAL};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&err, 0, sizeof err);
         assert_int_equal(qcore_gguf_layout_build(kv, 1, &bad[i], 1, 32, &l, &err), want[i]);
@@ -569,7 +575,8 @@ static void layout_pads_and_validates(void **state)
     assert_int_equal(qcore_gguf_layout_build(kv, 1, bad, 1, 32, &l, &err), 0);
     qcore_gguf_layout_cleanup(&l);
     /* duplicate names and keys */
-    struct qcore_gguf_out_tensor dup[] = {{"a", 1, ne_a, QCORE_TYPE_F32}, {"a", 1, ne_a, QCORE_TYPE_F32}};
+    struct qcore_gguf_out_tensor dup[] = {{"a", 1, ne_a, QCORE_TYPE_F32},
+                                          {"a", 1, ne_a, QCORE_TYPE_F32}};
     assert_int_equal(qcore_gguf_layout_build(kv, 1, dup, 2, 32, &l, &err), QCORE_EINVAL);
     struct qcore_kv kv2[2] = {kv[0], kv[0]};
     assert_int_equal(qcore_gguf_layout_build(kv2, 2, t, 2, 32, &l, &err), QCORE_EINVAL);
@@ -746,8 +753,8 @@ static void string_lengths_larger_than_file(void **state)
     static const uint8_t huge_str[] = {0, 0, 0, 0, 0, 1, 0, 0, 'x'};
     struct tkv kv = {"test.s", QCORE_GGUF_STRING, huge_str, sizeof huge_str, 0};
     expect_kv_fail(&kv, 1, QCORE_EMALFORMED);
-    static const uint8_t huge_elem[] = {8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
-                                        0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 'x'};
+    static const uint8_t huge_elem[] = {8, 0,    0,    0,    1,    0, 0, 0, 0, 0,  0,
+                                        0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 'x'};
     kv = (struct tkv){"test.a", QCORE_GGUF_ARRAY, huge_elem, sizeof huge_elem, 0};
     expect_kv_fail(&kv, 1, QCORE_EMALFORMED);
 
@@ -791,8 +798,8 @@ static void huge_array_count(void **state)
 static void array_of_arrays(void **state)
 {
     (void)state;
-    static const uint8_t raw[] = {9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
-                                  4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0};
+    static const uint8_t raw[] = {9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 4, 0,
+                                  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0};
     struct tkv kv = {"test.aa", QCORE_GGUF_ARRAY, raw, sizeof raw, 0};
     expect_kv_fail(&kv, N_BASE_KV, QCORE_EMALFORMED);
 }

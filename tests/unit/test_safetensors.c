@@ -110,7 +110,8 @@ static bool contains(const uint8_t *p, size_t n, const char *needle)
     return false;
 }
 
-#define ENTRY(dt, shape, b, e) "{\"dtype\":\"" dt "\",\"shape\":" shape ",\"data_offsets\":[" #b "," #e "]}"
+#define ENTRY(dt, shape, b, e)                                                                     \
+    "{\"dtype\":\"" dt "\",\"shape\":" shape ",\"data_offsets\":[" #b "," #e "]}"
 
 /* ---- positive ------------------------------------------------------------- */
 
@@ -118,10 +119,10 @@ static void reads_in_file_order(void **state)
 {
     (void)state;
     /* data order differs from header order, which is kept */
-    struct qcore_model *m = open_ok("{\"z.weight\":" ENTRY("F32", "[2,3]", 8, 32)
-                                    ",\"a.bias\":" ENTRY("F16", "[4]", 0, 8)
-                                    ",\"__metadata__\":{\"format\":\"pt\"}}   ",
-                                    32);
+    struct qcore_model *m =
+        open_ok("{\"z.weight\":" ENTRY("F32", "[2,3]", 8, 32) ",\"a.bias\":" ENTRY(
+                    "F16", "[4]", 0, 8) ",\"__metadata__\":{\"format\":\"pt\"}}   ",
+                32);
     assert_int_equal(m->n_tensors, 2);
     assert_int_equal(m->n_kv, 0);
     const struct qcore_tensor *t = &m->tensors[0];
@@ -151,8 +152,9 @@ static void empty_and_scalar_tensors(void **state)
     assert_null(m->st_metadata);
     qcore_model_close(m);
 
-    m = open_ok("{\"e\":" ENTRY("U8", "[0,5]", 8, 8) ",\"s\":" ENTRY("I64", "[]", 0, 8)
-                ",\"f\":" ENTRY("BOOL", "[0]", 8, 8) "}", 8);
+    m = open_ok("{\"e\":" ENTRY("U8", "[0,5]", 8, 8) ",\"s\":" ENTRY(
+                    "I64", "[]", 0, 8) ",\"f\":" ENTRY("BOOL", "[0]", 8, 8) "}",
+                8);
     assert_int_equal(m->tensors[0].numel, 0);
     assert_int_equal(m->tensors[0].nbytes, 0);
     assert_int_equal(m->tensors[0].n_dims, 2);
@@ -170,10 +172,14 @@ static void layout_round_trip(void **state)
     static const int64_t ne_w[] = {3, 2}, ne_b[] = {4}, ne_e[] = {0}, ne_f8[] = {2, 2, 2};
     static const int64_t ne_u16[] = {3}, ne_8d[] = {1, 2, 1, 2, 1, 2, 1, 2};
     const struct qcore_st_out_tensor t[] = {
-        {"model.w", 2, ne_w, QCORE_TYPE_F32},   {"model.b", 1, ne_b, QCORE_TYPE_BF16},
-        {"step", 0, NULL, QCORE_TYPE_I64},      {"empty", 1, ne_e, QCORE_TYPE_U8},
-        {"fp8", 3, ne_f8, QCORE_TYPE_F8_E4M3},  {"mask", 1, ne_u16, QCORE_TYPE_BOOL},
-        {"ids", 1, ne_u16, QCORE_TYPE_U16},     {"deep", 8, ne_8d, QCORE_TYPE_F16},
+        {"model.w", 2, ne_w, QCORE_TYPE_F32},
+        {"model.b", 1, ne_b, QCORE_TYPE_BF16},
+        {"step", 0, NULL, QCORE_TYPE_I64},
+        {"empty", 1, ne_e, QCORE_TYPE_U8},
+        {"fp8", 3, ne_f8, QCORE_TYPE_F8_E4M3},
+        {"mask", 1, ne_u16, QCORE_TYPE_BOOL},
+        {"ids", 1, ne_u16, QCORE_TYPE_U16},
+        {"deep", 8, ne_8d, QCORE_TYPE_F16},
         {"\xc3\xa9t\xc3\xa9", 1, ne_b, QCORE_TYPE_I8},
     };
     const size_t n_t = sizeof t / sizeof t[0];
@@ -247,11 +253,12 @@ static void layout_rejects_bad_tensors(void **state)
     static const int64_t ne[] = {4}, ne9[] = {1, 1, 1, 1, 1, 1, 1, 1, 1}, neg[] = {-4};
     struct qcore_st_layout l;
     struct qcore_error err;
-    const struct qcore_st_out_tensor dup[] = {{"a", 1, ne, QCORE_TYPE_F32}, {"a", 1, ne, QCORE_TYPE_F32}};
+    const struct qcore_st_out_tensor dup[] = {{"a", 1, ne, QCORE_TYPE_F32},
+                                              {"a", 1, ne, QCORE_TYPE_F32}};
     const struct qcore_st_out_tensor cases[] = {
-        {"q", 1, ne, QCORE_TYPE_Q4_K},          {"__metadata__", 1, ne, QCORE_TYPE_F32},
-        {"", 1, ne, QCORE_TYPE_F32},            {"nine", 9, ne9, QCORE_TYPE_F32},
-        {"neg", 1, neg, QCORE_TYPE_F32},        {"bad\xff", 1, ne, QCORE_TYPE_F32},
+        {"q", 1, ne, QCORE_TYPE_Q4_K},   {"__metadata__", 1, ne, QCORE_TYPE_F32},
+        {"", 1, ne, QCORE_TYPE_F32},     {"nine", 9, ne9, QCORE_TYPE_F32},
+        {"neg", 1, neg, QCORE_TYPE_F32}, {"bad\xff", 1, ne, QCORE_TYPE_F32},
     };
     static const int want[] = {QCORE_EUNSUPPORTED, QCORE_EINVAL, QCORE_EINVAL,
                                QCORE_ELIMIT,       QCORE_EINVAL, QCORE_EINVAL};
@@ -273,8 +280,9 @@ static void truncation_at_every_length(void **state)
 {
     (void)state;
     size_t n;
-    uint8_t *p = st_bytes("{\"a\":" ENTRY("F32", "[2]", 0, 8) ",\"b\":" ENTRY("I8", "[3]", 8, 11) "}",
-                          UINT64_MAX, 11, &n);
+    uint8_t *p =
+        st_bytes("{\"a\":" ENTRY("F32", "[2]", 0, 8) ",\"b\":" ENTRY("I8", "[3]", 8, 11) "}",
+                 UINT64_MAX, 11, &n);
     qcore_model_close(open_ok_bytes(p, n));
     for (size_t k = 0; k < n; k++)
         expect_fail_bytes(p, k, k, k < 9 ? QCORE_EFORMAT : QCORE_EMALFORMED);
@@ -340,7 +348,8 @@ static void not_an_object(void **state)
     expect_fail("{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, QCORE_EMALFORMED);
     expect_fail("{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4, QCORE_EMALFORMED);
     expect_fail("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, QCORE_EMALFORMED);
-    expect_fail("{\"a\":{\"dtype\":\"F32\",\"shape\":1,\"data_offsets\":[0,4]}}", 4, QCORE_EMALFORMED);
+    expect_fail("{\"a\":{\"dtype\":\"F32\",\"shape\":1,\"data_offsets\":[0,4]}}", 4,
+                QCORE_EMALFORMED);
     expect_fail("{\"\":" ENTRY("F32", "[1]", 0, 4) "}", 4, QCORE_EMALFORMED);
 }
 
@@ -349,8 +358,9 @@ static void duplicate_keys(void **state)
     (void)state;
     expect_fail("{\"a\":" ENTRY("F32", "[1]", 0, 4) ",\"a\":" ENTRY("F32", "[1]", 4, 8) "}", 8,
                 QCORE_EMALFORMED);
-    expect_fail("{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
-                QCORE_EMALFORMED);
+    expect_fail(
+        "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+        QCORE_EMALFORMED);
     expect_fail("{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", 0, QCORE_EMALFORMED);
 }
 
@@ -390,8 +400,10 @@ static void offsets_out_of_bounds(void **state)
                 QCORE_EMALFORMED);
     expect_fail("{\"a\":" ENTRY("F32", "[0]", 8, 0) "}", 8, QCORE_EMALFORMED);
     expect_fail("{\"a\":" ENTRY("F32", "[2]", -8, 0) "}", 8, QCORE_EMALFORMED);
-    expect_fail("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8,8]}}", 8, QCORE_EMALFORMED);
-    expect_fail("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", 8, QCORE_EMALFORMED);
+    expect_fail("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8,8]}}", 8,
+                QCORE_EMALFORMED);
+    expect_fail("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", 8,
+                QCORE_EMALFORMED);
 }
 
 static void gap(void **state)
