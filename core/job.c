@@ -4,7 +4,11 @@
  * (row lengths are whole blocks), so a chunk is any run of whole blocks of
  * one tensor: [e0, e1) elements with e0, e1 multiples of 256 (a multiple of
  * every block size) except at the tensor's end. Copied tensors are cut by
- * bytes. Every chunk's input and output ranges follow from the plan alone.
+ * bytes. Compressed-tensors tensors (QUANTIZE_CT) are cut by whole output
+ * rows, [r0, r1) with r0 a multiple of CT_ROW_ALIGN, so that each chunk owns
+ * whole packed rows, whole scale rows and whole zero-point words (packed 4
+ * or 8 rows to a word along dim 0). Every chunk's input and output ranges
+ * follow from the plan alone.
  */
 #include "core/job.h"
 
@@ -17,9 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/ctq.h"
 #include "core/limits.h"
 
 #define CHUNK_ALIGN 256 /* elements: a multiple of every block size */
+#define CT_ROW_ALIGN 8  /* rows: a multiple of the rows in a zero-point word (4 or 8) */
 
 struct chunk {
     size_t tensor;            /* index in plan->t */
@@ -38,7 +44,7 @@ struct qcore_job {
     bool metrics;
     size_t chunk_bytes;
     size_t n_chunks;
-    struct chunk *chunks;
+    struct chunk *chunks;             /* begin/end: elements, bytes or rows (by op) */
     struct chunk_result *results;      /* one per chunk, written by its runner */
     atomic_uint_fast32_t *left;        /* chunks left per tensor */
     struct qcore_tensor_metrics *tm;   /* per tensor, after finish */
@@ -58,6 +64,12 @@ static int make_chunks(struct qcore_job *job, struct qcore_error *err)
         const struct qcore_plan_tensor *pt = &p->t[i];
         uint64_t total = pt->op == QCORE_OP_QUANTIZE ? (uint64_t)pt->numel : pt->src_bytes;
         uint64_t step = pt->op == QCORE_OP_QUANTIZE ? per_q : job->chunk_bytes;
+        if (pt->op == QCORE_OP_QUANTIZE_CT) {
+            total = (uint64_t)pt->ct->prm.rows;
+            step = per_q / (uint64_t)pt->ct->prm.cols / CT_ROW_ALIGN * CT_ROW_ALIGN;
+            if (step == 0)
+                step = CT_ROW_ALIGN;
+        }
         uint64_t pieces = total == 0 ? 1 : (total + step - 1) / step;
         if (pieces > UINT32_MAX)
             return qcore_error_set(err, QCORE_ELIMIT, QCORE_NO_OFFSET, "too many chunks");
@@ -210,6 +222,107 @@ out:
     return rc;
 }
 
+/* Buffers of one compressed-tensors chunk. */
+struct ct_bufs {
+    float *x;
+    void *raw;
+    struct qcore_ct_out o;
+    size_t w_len, s_len, z_len;
+};
+
+static void ct_bufs_free(struct ct_bufs *b)
+{
+    if (b->raw != b->x)
+        free(b->raw);
+    free(b->x);
+    free(b->o.weights);
+    free(b->o.scale);
+    free(b->o.zero);
+    free(b->o.y);
+    free(b->o.scratch);
+}
+
+static int ct_bufs_alloc(struct ct_bufs *b, const struct qcore_plan_tensor *pt, size_t n_rows,
+                         bool metrics)
+{
+    const struct qcore_ct_params *prm = &pt->ct->prm;
+    const size_t n = n_rows * (size_t)prm->cols, G = (size_t)qcore_ct_groups(prm);
+    const size_t pw = qcore_ct_per_word(prm);
+    b->w_len = n_rows * (size_t)qcore_ct_row_bytes(prm);
+    b->s_len = n_rows * G * qcore_type_traits(prm->scale_type)->type_size;
+    b->z_len = pt->ct->present[QCORE_CT_ZERO] ? (n_rows + pw - 1) / pw * G * 4 : 0;
+    b->x = malloc(n * sizeof *b->x);
+    b->raw = pt->src_type == QCORE_TYPE_F32
+                 ? (void *)b->x
+                 : malloc(n * qcore_type_traits(pt->src_type)->type_size);
+    b->o.weights = malloc(b->w_len);
+    b->o.scale = malloc(b->s_len);
+    b->o.zero = b->z_len ? malloc(b->z_len) : NULL;
+    b->o.y = metrics ? malloc(n * sizeof *b->o.y) : NULL;
+    b->o.scratch = malloc((size_t)prm->cols * sizeof *b->o.scratch);
+    if (!b->x || !b->raw || !b->o.weights || !b->o.scale || (b->z_len && !b->o.zero) ||
+        (metrics && !b->o.y) || !b->o.scratch)
+        return QCORE_ENOMEM;
+    return 0;
+}
+
+/* <name>_shape: I64 [rows, cols], little-endian; written by the first chunk. */
+static int write_shape(struct qcore_job *job, const struct qcore_plan_ct *ct,
+                       struct qcore_error *err)
+{
+    uint8_t b[16];
+    const uint64_t v[2] = {(uint64_t)ct->prm.rows, (uint64_t)ct->prm.cols};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 8; i++)
+            b[8 * k + i] = (uint8_t)(v[k] >> (8 * i));
+    return qcore_pwrite_full(job->out_fd, b, sizeof b, ct->offset[QCORE_CT_SHAPE], err);
+}
+
+/* Rows [begin, end) of a compressed-tensors tensor: read, widen to F32,
+ * quantize, write each companion's slice, sum the errors. */
+static int run_ct(struct qcore_job *job, const struct chunk *c, struct chunk_result *r,
+                  struct qcore_error *err)
+{
+    const struct qcore_plan_tensor *pt = &job->plan->t[c->tensor];
+    const struct qcore_plan_ct *ct = pt->ct;
+    const struct qcore_tensor *t = &job->plan->model->tensors[pt->src];
+    const size_t ssize = qcore_type_traits(pt->src_type)->type_size;
+    const size_t n_rows = (size_t)(c->end - c->begin), cols = (size_t)ct->prm.cols;
+    const size_t n = n_rows * cols;
+    const uint64_t G = (uint64_t)qcore_ct_groups(&ct->prm), pw = qcore_ct_per_word(&ct->prm);
+    struct ct_bufs b = {0};
+    int rc = ct_bufs_alloc(&b, pt, n_rows, job->metrics);
+    if (rc != 0) {
+        qcore_error_set(err, rc, QCORE_NO_OFFSET, "out of memory");
+        goto out;
+    }
+    rc = qcore_pread_full(job->plan->model->fd, b.raw, n * ssize,
+                          t->offset + c->begin * cols * ssize, err);
+    if (rc != 0)
+        goto out;
+    if (b.raw != b.x)
+        qcore_to_f32(job->k, pt->src_type, b.raw, b.x, (int64_t)n);
+    qcore_ct_quantize_rows(&ct->prm, b.x, (int64_t)n_rows, &b.o);
+    rc = qcore_pwrite_full(job->out_fd, b.o.weights, b.w_len,
+                           ct->offset[QCORE_CT_WEIGHT] + c->begin * qcore_ct_row_bytes(&ct->prm),
+                           err);
+    if (rc == 0)
+        rc = qcore_pwrite_full(job->out_fd, b.o.scale, b.s_len,
+                               ct->offset[QCORE_CT_SCALE] + c->begin * (b.s_len / n_rows), err);
+    if (rc == 0 && b.z_len)
+        rc = qcore_pwrite_full(job->out_fd, b.o.zero, b.z_len,
+                               ct->offset[QCORE_CT_ZERO] + c->begin / pw * G * 4, err);
+    if (rc == 0 && c->begin == 0 && ct->present[QCORE_CT_SHAPE])
+        rc = write_shape(job, ct, err);
+    if (rc == 0 && job->metrics) {
+        job->k->err_sums(b.x, b.o.y, (int64_t)n, &r->sums);
+        r->nonfinite_src = count_nonfinite(b.x, n);
+    }
+out:
+    ct_bufs_free(&b);
+    return rc;
+}
+
 int qcore_job_run_chunk(struct qcore_job *job, size_t i, struct qcore_error *err)
 {
     if (atomic_load(&job->canceled))
@@ -218,12 +331,16 @@ int qcore_job_run_chunk(struct qcore_job *job, size_t i, struct qcore_error *err
     const struct qcore_plan_tensor *pt = &job->plan->t[c->tensor];
     struct chunk_result *r = &job->results[i];
     memset(r, 0, sizeof *r);
-    int rc = pt->op == QCORE_OP_QUANTIZE ? run_quantize(job, c, r, err) : run_copy(job, c, err);
+    int rc = pt->op == QCORE_OP_QUANTIZE      ? run_quantize(job, c, r, err)
+             : pt->op == QCORE_OP_QUANTIZE_CT ? run_ct(job, c, r, err)
+                                              : run_copy(job, c, err);
     if (rc != 0)
         return rc;
-    uint64_t src_done = pt->op == QCORE_OP_QUANTIZE
-                            ? (c->end - c->begin) * qcore_type_traits(pt->src_type)->type_size
-                            : c->end - c->begin;
+    uint64_t src_done = c->end - c->begin;
+    if (pt->op == QCORE_OP_QUANTIZE)
+        src_done *= qcore_type_traits(pt->src_type)->type_size;
+    else if (pt->op == QCORE_OP_QUANTIZE_CT)
+        src_done *= (uint64_t)pt->ct->prm.cols * qcore_type_traits(pt->src_type)->type_size;
     atomic_fetch_add(&job->bytes_done, src_done);
     atomic_fetch_add(&job->chunks_done, 1);
     if (atomic_fetch_sub(&job->left[c->tensor], 1) == 1)
@@ -281,7 +398,7 @@ int qcore_job_finish(struct qcore_job *job, struct qcore_error *err)
     const struct qcore_plan *p = job->plan;
     for (size_t i = 0; i < p->n; i++) {
         memset(&job->tm[i], 0, sizeof job->tm[i]);
-        job->tm[i].has_error_metrics = job->metrics && p->t[i].op == QCORE_OP_QUANTIZE;
+        job->tm[i].has_error_metrics = job->metrics && p->t[i].op != QCORE_OP_COPY;
     }
     /* Reduce in chunk order: the sums do not depend on thread timing. */
     for (size_t c = 0; c < job->n_chunks; c++) {

@@ -20,6 +20,12 @@
 /* Tensor and KV counts (the largest public models have < 10^5 tensors). */
 #define QCORE_MAX_TENSORS 1000000u
 #define QCORE_MAX_KV 100000u
+/* Largest general.alignment accepted. ggml takes any power of two, but the
+ * header and every tensor are padded to it, and quantd's GGUF output keeps
+ * the input's alignment: a 100-byte upload claiming 1 GiB would make the
+ * writer allocate and write 1 GiB of padding. 64 KiB covers every page size
+ * in use; real files use 32. */
+#define QCORE_GGUF_MAX_ALIGNMENT (64u << 10)
 /* safetensors JSON header (the reference implementation's limit). */
 #define QCORE_ST_MAX_HEADER (100u << 20)
 /* Default chunk of F32 input per work item. */

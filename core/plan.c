@@ -11,6 +11,8 @@
  */
 #include "core/plan.h"
 
+#include <inttypes.h>
+#include <jansson.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,8 @@ void qcore_plan_opts_init(struct qcore_plan_opts *o)
     o->output_tensor_type = QCORE_TYPE_UNSET;
     o->token_embedding_type = QCORE_TYPE_UNSET;
     o->out_format = QCORE_FORMAT_GGUF;
+    o->ct_scheme = QCORE_CT_NONE;
+    o->group_size = QCORE_GROUP_DEFAULT;
 }
 
 /* ---- model facts the mixes need ------------------------------------- */
@@ -297,7 +301,15 @@ static int cmp_llama_order(const void *a, const void *b)
 struct compiled_override {
     regex_t re;
     int type;
+    enum qcore_ct_scheme ct;
 };
+
+/* The scheme an override names, or NONE for a plain type. */
+static enum qcore_ct_scheme override_ct(int type)
+{
+    int s = type - QCORE_OVERRIDE_CT_BASE;
+    return s > QCORE_CT_NONE && s < QCORE_CT_SCHEME_COUNT ? (enum qcore_ct_scheme)s : QCORE_CT_NONE;
+}
 
 static int compile_overrides(const struct qcore_plan_opts *o, struct compiled_override **out,
                              struct qcore_error *err)
@@ -310,7 +322,7 @@ static int compile_overrides(const struct qcore_plan_opts *o, struct compiled_ov
         return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
     for (size_t i = 0; i < o->n_overrides; i++) {
         const struct qcore_type_traits *tr = qcore_type_traits(o->overrides[i].type);
-        if (!tr || !tr->quantizer) {
+        if (override_ct(o->overrides[i].type) == QCORE_CT_NONE && (!tr || !tr->quantizer)) {
             for (size_t j = 0; j < i; j++)
                 regfree(&co[j].re);
             free(co);
@@ -329,6 +341,7 @@ static int compile_overrides(const struct qcore_plan_opts *o, struct compiled_ov
                                    "override pattern '%s': %s", o->overrides[i].pattern, why);
         }
         co[i].type = o->overrides[i].type;
+        co[i].ct = override_ct(o->overrides[i].type);
     }
     *out = co;
     return 0;
@@ -410,6 +423,378 @@ static int choose(struct qcore_plan *p, struct mix_state *ms, const struct compi
     return 0;
 }
 
+/* ---- compressed-tensors schemes (docs/int-schemes.md) ------------------ */
+
+static const char *const default_ignore[] = {
+    "lm_head", "embed", "(^|\\.)(wte|wpe)\\.", "^token_embd\\.", "^output\\.weight$", NULL,
+};
+
+const char *const *qcore_plan_default_ignore(void)
+{
+    return default_ignore;
+}
+
+struct ignore_set {
+    regex_t *re;
+    const char *const *pat;
+    size_t n;
+};
+
+static void free_ignore(struct ignore_set *ig)
+{
+    for (size_t i = 0; ig->re && i < ig->n; i++)
+        regfree(&ig->re[i]);
+    free(ig->re);
+    ig->re = NULL;
+}
+
+static int compile_ignore(const struct qcore_plan_opts *o, struct ignore_set *ig,
+                          struct qcore_error *err)
+{
+    ig->pat = o->ignore ? o->ignore : default_ignore;
+    ig->n = 0;
+    if (o->ignore)
+        ig->n = o->n_ignore;
+    else
+        while (default_ignore[ig->n])
+            ig->n++;
+    ig->re = calloc(ig->n ? ig->n : 1, sizeof *ig->re);
+    if (!ig->re)
+        return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+    for (size_t i = 0; i < ig->n; i++) {
+        int rc = regcomp(&ig->re[i], ig->pat[i], REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            char why[128];
+            regerror(rc, &ig->re[i], why, sizeof why);
+            ig->n = i;
+            return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET, "ignore pattern '%s': %s",
+                                   ig->pat[i], why);
+        }
+    }
+    return 0;
+}
+
+static const char *const role_suffix[QCORE_CT_ROLES] = {"_packed", "_scale", "_zero_point",
+                                                        "_shape"};
+
+/* The group size a scheme is asked for: 0 for per channel. */
+static int64_t asked_group(const struct qcore_plan_opts *o, enum qcore_ct_scheme s)
+{
+    if (qcore_ct_scheme_is_fp8(s) || o->group_size == QCORE_GROUP_CHANNEL)
+        return 0;
+    return o->group_size > 0 ? o->group_size : qcore_ct_scheme_default_group(s);
+}
+
+/* Group size for a row of `cols`: the asked one if it divides cols, else the
+ * largest halving of it (>= 32) that does, else per channel (FORMATS §6:
+ * compressed-tensors and vLLM need cols % group == 0). */
+static int64_t fit_group(struct qcore_plan *p, struct qcore_plan_tensor *pt, int64_t asked,
+                         int64_t cols)
+{
+    if (asked <= 0 || cols % asked == 0)
+        return asked;
+    int64_t g = asked / 2;
+    while (g >= 32 && cols % g != 0)
+        g /= 2;
+    if (g < 32)
+        g = 0;
+    char to[40];
+    if (g)
+        snprintf(to, sizeof to, "group size %" PRId64, g);
+    else
+        snprintf(to, sizeof to, "one scale per channel");
+    snprintf(pt->note, sizeof pt->note,
+             "fallback: input dim %" PRId64 " is not a multiple of the group size %" PRId64
+             "; using %s", cols, asked, to);
+    pt->fallback = true;
+    p->n_fallbacks++;
+    return g;
+}
+
+static int set_role(struct qcore_plan_ct *ct, enum qcore_ct_role r, const char *name,
+                    bool own_suffix, int type, uint32_t n_dims, const int64_t *ne)
+{
+    size_t len = strlen(name) + (own_suffix ? strlen(role_suffix[r]) : 0) + 1;
+    ct->name[r] = malloc(len);
+    if (!ct->name[r])
+        return QCORE_ENOMEM;
+    snprintf(ct->name[r], len, "%s%s", name, own_suffix ? role_suffix[r] : "");
+    ct->present[r] = true;
+    ct->type[r] = type;
+    ct->n_dims[r] = n_dims;
+    for (uint32_t d = 0; d < QCORE_MAX_DIMS; d++)
+        ct->ne[r][d] = d < n_dims ? ne[d] : 1;
+    int64_t numel = 1;
+    for (uint32_t d = 0; d < n_dims; d++) {
+        if (ne[d] != 0 && numel > INT64_MAX / ne[d])
+            return QCORE_ELIMIT;
+        numel *= ne[d];
+    }
+    return qcore_type_nbytes(type, (uint64_t)numel, &ct->nbytes[r]) ? 0 : QCORE_ELIMIT;
+}
+
+/* Fill pt->ct for scheme s: parameters, fallback, companion names and shapes. */
+static int setup_ct(struct qcore_plan *p, const struct qcore_tensor *t,
+                    struct qcore_plan_tensor *pt, enum qcore_ct_scheme s, struct qcore_error *err)
+{
+    struct qcore_plan_ct *ct = calloc(1, sizeof *ct);
+    if (!ct)
+        return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+    pt->ct = ct;
+    const int64_t rows = t->ne[t->n_dims - 1], cols = t->numel / rows;
+    const bool fp8 = qcore_ct_scheme_is_fp8(s);
+    int64_t g = fit_group(p, pt, asked_group(&p->opts, s), cols);
+    ct->prm = (struct qcore_ct_params){s, rows, cols, g ? g : cols,
+                                       fp8 ? QCORE_TYPE_F32 : t->type};
+    ct->strategy_group = g;
+    const int64_t G = qcore_ct_groups(&ct->prm);
+    if (g)
+        snprintf(ct->label, sizeof ct->label, "%s-g%" PRId64, qcore_ct_scheme_name(s), g);
+    else
+        snprintf(ct->label, sizeof ct->label, "%s-channel", qcore_ct_scheme_name(s));
+
+    int rc;
+    const int64_t scale_ne[2] = {G, rows};
+    if (fp8) {
+        rc = set_role(ct, QCORE_CT_WEIGHT, t->name, false, QCORE_TYPE_F8_E4M3, t->n_dims, t->ne);
+    } else {
+        const int64_t packed_ne[2] = {(int64_t)(qcore_ct_row_bytes(&ct->prm) / 4), rows};
+        rc = set_role(ct, QCORE_CT_WEIGHT, t->name, true, QCORE_TYPE_I32, 2, packed_ne);
+    }
+    if (rc == 0)
+        rc = set_role(ct, QCORE_CT_SCALE, t->name, true, ct->prm.scale_type, 2, scale_ne);
+    if (rc == 0 && !qcore_ct_scheme_symmetric(s)) {
+        const int64_t pw = qcore_ct_per_word(&ct->prm);
+        const int64_t zero_ne[2] = {G, (rows + pw - 1) / pw};
+        rc = set_role(ct, QCORE_CT_ZERO, t->name, true, QCORE_TYPE_I32, 2, zero_ne);
+    }
+    if (rc == 0 && !fp8) {
+        const int64_t shape_ne[1] = {2};
+        rc = set_role(ct, QCORE_CT_SHAPE, t->name, true, QCORE_TYPE_I64, 1, shape_ne);
+    }
+    if (rc != 0)
+        return qcore_error_set(err, rc, QCORE_NO_OFFSET, "tensor '%s': %s", t->name,
+                               rc == QCORE_ENOMEM ? "out of memory" : "size overflows");
+    pt->op = QCORE_OP_QUANTIZE_CT;
+    pt->dst_type = ct->type[QCORE_CT_WEIGHT];
+    return 0;
+}
+
+/* A type chosen by an override in a compressed-tensors plan: a plain
+ * safetensors dtype (F16, BF16, F32) or the source's own. */
+static int choose_ct_type(const struct qcore_tensor *t, struct qcore_plan_tensor *pt, int type,
+                          struct qcore_error *err)
+{
+    const struct qcore_type_traits *tr = qcore_type_traits(type);
+    if (!tr || !tr->st_dtype)
+        return qcore_error_set(err, QCORE_EUNSUPPORTED, QCORE_NO_OFFSET,
+                               "tensor '%s': type %s cannot be stored in safetensors", t->name,
+                               tr ? tr->name : "?");
+    if (type == t->type)
+        return 0;
+    if (!qcore_type_is_float_source(t->type))
+        return qcore_error_set(err, QCORE_EUNSUPPORTED, QCORE_NO_OFFSET,
+                               "tensor '%s' is %s: only F32, F16 and BF16 can be converted",
+                               t->name, qcore_type_traits(t->type)->name);
+    pt->op = QCORE_OP_QUANTIZE;
+    pt->dst_type = type;
+    return 0;
+}
+
+/* One tensor of a compressed-tensors plan: override (first match), else
+ * eligibility (a floating tensor of 2+ dims, not empty) and the ignore list. */
+static int choose_ct(struct qcore_plan *p, const struct compiled_override *co,
+                     const struct ignore_set *ig, const struct qcore_tensor *t,
+                     struct qcore_plan_tensor *pt, struct qcore_error *err)
+{
+    const struct qcore_plan_opts *o = &p->opts;
+    enum qcore_ct_scheme s = o->ct_scheme;
+    pt->op = QCORE_OP_COPY;
+    pt->dst_type = t->type;
+    for (size_t i = 0; i < o->n_overrides; i++) {
+        if (regexec(&co[i].re, t->name, 0, NULL, 0) != 0)
+            continue;
+        snprintf(pt->note, sizeof pt->note, "override '%s'", o->overrides[i].pattern);
+        if (co[i].ct == QCORE_CT_NONE)
+            return choose_ct_type(t, pt, co[i].type, err);
+        s = co[i].ct;
+        /* a pattern that also catches biases or integer tensors: those stay */
+        if (!qcore_type_is_float_source(t->type) || t->n_dims < 2 || t->numel == 0) {
+            snprintf(pt->note, sizeof pt->note, "override '%s' does not apply: %s needs a "
+                     "floating tensor of 2+ dims", o->overrides[i].pattern,
+                     qcore_ct_scheme_name(s));
+            return 0;
+        }
+        if (qcore_ct_scheme_is_fp8(s) != qcore_ct_scheme_is_fp8(o->ct_scheme))
+            return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
+                                   "override '%s': fp8 and int schemes cannot share one file",
+                                   o->overrides[i].pattern);
+        return setup_ct(p, t, pt, s, err);
+    }
+    if (!qcore_type_is_float_source(t->type) || t->n_dims < 2 || t->numel == 0)
+        return 0;
+    for (size_t i = 0; i < ig->n; i++) {
+        if (regexec(&ig->re[i], t->name, 0, NULL, 0) == 0) {
+            snprintf(pt->note, sizeof pt->note, "ignored ('%s')", ig->pat[i]);
+            return 0;
+        }
+    }
+    return setup_ct(p, t, pt, s, err);
+}
+
+/* ---- the quantization_config block ------------------------------------ */
+
+static bool ends_with_weight(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 7 && strcmp(name + n - 7, ".weight") == 0;
+}
+
+/* A 2-D "<module>.weight": what the "Linear" target stands for. */
+static bool is_linear_like(const struct qcore_plan_tensor *pt)
+{
+    return pt->n_dims == 2 && ends_with_weight(pt->name);
+}
+
+/* The module name (without ".weight"), or the tensor name. */
+static json_t *module_name(const char *name)
+{
+    size_t n = strlen(name);
+    return ends_with_weight(name) ? json_stringn(name, n - 7) : json_string(name);
+}
+
+/* "re:^<escaped module name>$" (Python re syntax). */
+static json_t *exact_target(const char *name)
+{
+    size_t n = strlen(name);
+    if (ends_with_weight(name))
+        n -= 7;
+    char *buf = malloc(2 * n + 6);
+    if (!buf)
+        return NULL;
+    size_t o = 0;
+    memcpy(buf, "re:^", 4);
+    o = 4;
+    for (size_t i = 0; i < n; i++) {
+        if (strchr("\\.^$*+?{}[]|()", name[i]))
+            buf[o++] = '\\';
+        buf[o++] = name[i];
+    }
+    buf[o++] = '$';
+    buf[o] = '\0';
+    json_t *s = json_string(buf);
+    free(buf);
+    return s;
+}
+
+static json_t *weights_args(enum qcore_ct_scheme s, int64_t group)
+{
+    if (qcore_ct_scheme_is_fp8(s))
+        return json_pack("{s:i, s:s, s:b, s:s, s:n, s:b}", "num_bits", 8, "type", "float",
+                         "symmetric", 1, "strategy", "channel", "group_size", "dynamic", 0);
+    return json_pack("{s:i, s:s, s:b, s:s, s:o, s:b}", "num_bits", (int)qcore_ct_scheme_bits(s),
+                     "type", "int", "symmetric", (int)qcore_ct_scheme_symmetric(s), "strategy",
+                     group ? "group" : "channel", "group_size",
+                     group ? json_integer(group) : json_null(), "dynamic", 0);
+}
+
+struct cfg_group {
+    enum qcore_ct_scheme s;
+    int64_t g;
+    json_t *targets;
+};
+
+/* Index of the group of (s, g), added when new; -1 on allocation failure. */
+static long cfg_group_of(struct cfg_group **gr, size_t *n, enum qcore_ct_scheme s, int64_t g)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*gr)[i].s == s && (*gr)[i].g == g)
+            return (long)i;
+    struct cfg_group *ng = realloc(*gr, (*n + 1) * sizeof *ng);
+    if (!ng)
+        return -1;
+    *gr = ng;
+    ng[*n] = (struct cfg_group){s, g, json_array()};
+    return ng[*n].targets ? (long)(*n)++ : -1;
+}
+
+static json_t *build_ct_config(const struct qcore_plan *const *plans, size_t n_plans,
+                               struct cfg_group **gr, size_t *n_gr)
+{
+    const struct qcore_plan_opts *o = &plans[0]->opts;
+    json_t *ignore = json_array();
+    if (!ignore || cfg_group_of(gr, n_gr, o->ct_scheme, asked_group(o, o->ct_scheme)) != 0 ||
+        json_array_append_new((*gr)[0].targets, json_string("Linear")) != 0)
+        goto fail;
+    for (size_t k = 0; k < n_plans; k++) {
+        for (size_t i = 0; i < plans[k]->n; i++) {
+            const struct qcore_plan_tensor *pt = &plans[k]->t[i];
+            if (pt->op != QCORE_OP_QUANTIZE_CT) {
+                if (is_linear_like(pt) && json_array_append_new(ignore, module_name(pt->name)))
+                    goto fail;
+                continue;
+            }
+            long gi = cfg_group_of(gr, n_gr, pt->ct->prm.scheme, pt->ct->strategy_group);
+            if (gi < 0)
+                goto fail;
+            if ((gi != 0 || !is_linear_like(pt)) &&
+                json_array_append_new((*gr)[gi].targets, exact_target(pt->name)) != 0)
+                goto fail;
+        }
+    }
+    json_t *groups = json_object();
+    for (size_t i = 0; groups && i < *n_gr; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "group_%zu", i);
+        json_t *g = json_pack("{s:O, s:o, s:n, s:n}", "targets", (*gr)[i].targets, "weights",
+                              weights_args((*gr)[i].s, (*gr)[i].g), "input_activations",
+                              "output_activations");
+        if (!g || json_object_set_new(groups, key, g) != 0) {
+            json_decref(groups);
+            groups = NULL;
+        }
+    }
+    if (!groups)
+        goto fail;
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:n}", "quant_method", "compressed-tensors",
+                     "format",
+                     qcore_ct_scheme_is_fp8(o->ct_scheme) ? "float-quantized" : "pack-quantized",
+                     "quantization_status", "compressed", "config_groups", groups, "ignore",
+                     ignore, "kv_cache_scheme");
+fail:
+    json_decref(ignore);
+    return NULL;
+}
+
+char *qcore_plan_ct_config(const struct qcore_plan *const *plans, size_t n)
+{
+    if (n == 0 || plans[0]->opts.ct_scheme == QCORE_CT_NONE)
+        return NULL;
+    struct cfg_group *gr = NULL;
+    size_t n_gr = 0;
+    json_t *cfg = build_ct_config(plans, n, &gr, &n_gr);
+    char *text = cfg ? json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(cfg);
+    for (size_t i = 0; i < n_gr; i++)
+        json_decref(gr[i].targets);
+    free(gr);
+    return text;
+}
+
+/* __metadata__ of a compressed-tensors file: the source's entries, then
+ * "format": "pt" (transformers refuses files without it) and the config. */
+static char *ct_metadata(const struct qcore_plan *p)
+{
+    json_t *md = p->model->st_metadata ? json_loads(p->model->st_metadata, 0, NULL)
+                                       : json_object();
+    char *text = NULL;
+    if (md && json_object_set_new(md, "format", json_string("pt")) == 0 &&
+        json_object_set_new(md, "quantization_config", json_string(p->quant_config)) == 0)
+        text = json_dumps(md, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(md);
+    return text;
+}
+
 static int build_gguf_layout(struct qcore_plan *p, struct qcore_error *err)
 {
     const struct qcore_model *m = p->model;
@@ -488,13 +873,30 @@ out:
     return rc;
 }
 
+/* The output tensors of plan tensor pt: one, or its companions. */
+static size_t st_out_of(const struct qcore_plan_tensor *pt, struct qcore_st_out_tensor *ot)
+{
+    if (pt->op != QCORE_OP_QUANTIZE_CT) {
+        *ot = (struct qcore_st_out_tensor){pt->name, pt->n_dims, pt->ne, pt->dst_type};
+        return 1;
+    }
+    size_t k = 0;
+    for (int r = 0; r < QCORE_CT_ROLES; r++)
+        if (pt->ct->present[r])
+            ot[k++] = (struct qcore_st_out_tensor){pt->ct->name[r], pt->ct->n_dims[r],
+                                                   pt->ct->ne[r], pt->ct->type[r]};
+    return k;
+}
+
 static int build_st_layout(struct qcore_plan *p, struct qcore_error *err)
 {
-    struct qcore_st_out_tensor *ot = calloc(p->n ? p->n : 1, sizeof *ot);
+    struct qcore_st_out_tensor *ot = calloc(p->n * QCORE_CT_ROLES + 1, sizeof *ot);
     struct qcore_st_layout lay = {0};
+    char *md = NULL;
     int rc;
     if (!ot)
         return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+    p->n_out = 0;
     for (size_t i = 0; i < p->n; i++) {
         const struct qcore_plan_tensor *pt = &p->t[i];
         if (!qcore_type_traits(pt->dst_type)->st_dtype) {
@@ -503,32 +905,137 @@ static int build_st_layout(struct qcore_plan *p, struct qcore_error *err)
                                  qcore_type_traits(pt->dst_type)->name);
             goto out;
         }
-        ot[i].name = pt->name;
-        ot[i].n_dims = pt->n_dims;
-        ot[i].ne = pt->ne;
-        ot[i].type = pt->dst_type;
+        p->n_out += st_out_of(pt, ot + p->n_out);
     }
-    rc = qcore_st_layout_build(p->model->st_metadata, ot, p->n, &lay, err);
+    if (p->quant_config && !(md = ct_metadata(p))) {
+        rc = qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+        goto out;
+    }
+    rc = qcore_st_layout_build(md ? md : p->model->st_metadata, ot, p->n_out, &lay, err);
     if (rc != 0)
         goto out;
-    for (size_t i = 0; i < p->n; i++)
-        p->t[i].dst_offset = lay.offsets[i];
+    for (size_t i = 0, k = 0; i < p->n; i++) {
+        struct qcore_plan_tensor *pt = &p->t[i];
+        pt->dst_offset = lay.offsets[k];
+        for (int r = 0; pt->op == QCORE_OP_QUANTIZE_CT && r < QCORE_CT_ROLES; r++)
+            if (pt->ct->present[r])
+                pt->ct->offset[r] = lay.offsets[k++];
+        if (pt->op != QCORE_OP_QUANTIZE_CT)
+            k++;
+    }
     p->header = lay.header;
     p->header_len = lay.header_len;
     p->out_size = lay.file_size;
     lay.header = NULL;
 out:
+    free(md);
     qcore_st_layout_cleanup(&lay);
     free(ot);
     return rc;
+}
+
+/* Options that cannot work together, rejected before anything is built. */
+static int check_opts(const struct qcore_plan_opts *o, struct qcore_error *err)
+{
+    bool ct = o->ct_scheme != QCORE_CT_NONE;
+    if (ct && (o->ct_scheme < 0 || o->ct_scheme >= QCORE_CT_SCHEME_COUNT))
+        return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET, "unknown scheme");
+    if (ct && o->out_format != QCORE_FORMAT_SAFETENSORS)
+        return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
+                               "%s is a safetensors scheme (compressed-tensors); use safetensors "
+                               "output", qcore_ct_scheme_name(o->ct_scheme));
+    if (!ct && o->out_format == QCORE_FORMAT_SAFETENSORS && o->ftype != QCORE_FTYPE_F16 &&
+        o->ftype != QCORE_FTYPE_BF16 && o->ftype != QCORE_FTYPE_ALL_F32)
+        return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
+                               "safetensors output holds F16, BF16, F32 or the int8, int4, "
+                               "int8-asym, int4-asym and fp8 schemes; %s needs GGUF output",
+                               qcore_ftype_name(o->ftype));
+    if (o->group_size != QCORE_GROUP_DEFAULT && o->group_size != QCORE_GROUP_CHANNEL &&
+        (o->group_size < 1 || o->group_size > QCORE_CT_MAX_GROUP))
+        return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
+                               "group size %" PRId64 " is out of range (1..%d, or per channel)",
+                               o->group_size, QCORE_CT_MAX_GROUP);
+    for (size_t i = 0; !ct && i < o->n_overrides; i++)
+        if (override_ct(o->overrides[i].type) != QCORE_CT_NONE)
+            return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
+                                   "override '%s': %s needs a compressed-tensors scheme "
+                                   "(safetensors output)", o->overrides[i].pattern,
+                                   qcore_ct_scheme_name(override_ct(o->overrides[i].type)));
+    return 0;
+}
+
+/* dst_bytes of a planned tensor. */
+static int dst_bytes_of(struct qcore_plan_tensor *pt, struct qcore_error *err)
+{
+    if (pt->op != QCORE_OP_QUANTIZE_CT) {
+        if (qcore_type_nbytes(pt->dst_type, (uint64_t)pt->numel, &pt->dst_bytes))
+            return 0;
+        return qcore_error_set(err, QCORE_EMALFORMED, QCORE_NO_OFFSET,
+                               "tensor '%s': size overflows", pt->name);
+    }
+    pt->dst_bytes = 0;
+    for (int r = 0; r < QCORE_CT_ROLES; r++)
+        pt->dst_bytes += pt->ct->nbytes[r];
+    return 0;
+}
+
+/* Decide every tensor (in output order) and sum the sizes. */
+static int choose_all(struct qcore_plan *p, const struct compiled_override *co,
+                      const struct ignore_set *ig, struct qcore_error *err)
+{
+    const struct qcore_model *m = p->model;
+    struct mix_state ms;
+    mix_state_init(&ms, m, p->opts.ftype);
+    for (size_t i = 0; i < p->n; i++) {
+        struct qcore_plan_tensor *pt = &p->t[i];
+        const struct qcore_tensor *t = &m->tensors[pt->src];
+        pt->src_type = t->type;
+        pt->n_dims = t->n_dims;
+        memcpy(pt->ne, t->ne, sizeof pt->ne);
+        pt->numel = t->numel;
+        pt->row_len = t->n_dims ? t->ne[0] : 1;
+        pt->n_rows = pt->row_len ? t->numel / pt->row_len : 0;
+        pt->src_bytes = t->nbytes;
+        int rc = p->opts.ct_scheme != QCORE_CT_NONE ? choose_ct(p, co, ig, t, pt, err)
+                                                    : choose(p, &ms, co, t, pt, err);
+        if (rc == 0)
+            rc = dst_bytes_of(pt, err);
+        if (rc != 0)
+            return rc;
+        p->src_bytes += pt->src_bytes;
+        p->dst_bytes += pt->dst_bytes;
+        if (pt->op != QCORE_OP_COPY)
+            p->n_quantized++;
+    }
+    return 0;
+}
+
+/* The config for __metadata__: given (a folder's), or this plan's own. */
+static int set_quant_config(struct qcore_plan *p, struct qcore_error *err)
+{
+    if (p->opts.ct_scheme == QCORE_CT_NONE)
+        return 0;
+    if (p->opts.quant_config) {
+        json_t *j = json_loads(p->opts.quant_config, 0, NULL);
+        bool ok = json_is_object(j);
+        json_decref(j);
+        if (!ok)
+            return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
+                                   "quant_config is not a JSON object");
+        p->quant_config = strdup(p->opts.quant_config);
+    } else {
+        const struct qcore_plan *self = p;
+        p->quant_config = qcore_plan_ct_config(&self, 1);
+    }
+    return p->quant_config ? 0 : qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
 }
 
 int qcore_plan_build(const struct qcore_model *m, const struct qcore_plan_opts *o,
                      struct qcore_plan **out, struct qcore_error *err)
 {
     struct compiled_override *co = NULL;
+    struct ignore_set ig = {0};
     struct qcore_plan *p = calloc(1, sizeof *p);
-    struct mix_state ms;
     int rc;
 
     *out = NULL;
@@ -537,17 +1044,15 @@ int qcore_plan_build(const struct qcore_model *m, const struct qcore_plan_opts *
     p->model = m;
     p->opts = *o;
     p->out_format = o->out_format;
-    if (o->out_format == QCORE_FORMAT_SAFETENSORS && o->ftype != QCORE_FTYPE_F16 &&
-        o->ftype != QCORE_FTYPE_BF16 && o->ftype != QCORE_FTYPE_ALL_F32) {
-        rc = qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
-                             "safetensors output holds F16, BF16 or F32; %s needs GGUF output",
-                             qcore_ftype_name(o->ftype));
-        goto out;
-    }
-    rc = compile_overrides(o, &co, err);
+    rc = check_opts(o, err);
+    if (rc == 0)
+        rc = compile_overrides(o, &co, err);
+    if (rc == 0 && o->ct_scheme != QCORE_CT_NONE)
+        rc = compile_ignore(o, &ig, err);
     if (rc != 0)
         goto out;
     p->n = m->n_tensors;
+    p->n_out = p->n;
     p->t = calloc(p->n ? p->n : 1, sizeof *p->t);
     if (!p->t) {
         rc = qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
@@ -562,35 +1067,20 @@ int qcore_plan_build(const struct qcore_model *m, const struct qcore_plan_opts *
     if (o->out_format == QCORE_FORMAT_GGUF)
         qsort(p->t, p->n, sizeof *p->t, cmp_llama_order);
 
-    mix_state_init(&ms, m, o->ftype);
-    for (size_t i = 0; i < p->n; i++) {
-        struct qcore_plan_tensor *pt = &p->t[i];
-        const struct qcore_tensor *t = &m->tensors[pt->src];
-        rc = choose(p, &ms, co, t, pt, err);
-        if (rc != 0)
-            goto out;
-        pt->src_type = t->type;
-        pt->n_dims = t->n_dims;
-        memcpy(pt->ne, t->ne, sizeof pt->ne);
-        pt->numel = t->numel;
-        pt->row_len = t->n_dims ? t->ne[0] : 1;
-        pt->n_rows = pt->row_len ? t->numel / pt->row_len : 0;
-        pt->src_bytes = t->nbytes;
-        if (!qcore_type_nbytes(pt->dst_type, (uint64_t)t->numel, &pt->dst_bytes)) {
-            rc = qcore_error_set(err, QCORE_EMALFORMED, QCORE_NO_OFFSET,
-                                 "tensor '%s': size overflows", t->name);
-            goto out;
-        }
-        p->src_bytes += pt->src_bytes;
-        p->dst_bytes += pt->dst_bytes;
-        if (pt->op == QCORE_OP_QUANTIZE)
-            p->n_quantized++;
-    }
-    rc = o->out_format == QCORE_FORMAT_GGUF ? build_gguf_layout(p, err) : build_st_layout(p, err);
+    rc = choose_all(p, co, &ig, err);
+    if (rc == 0)
+        rc = set_quant_config(p, err);
+    if (rc == 0)
+        rc = o->out_format == QCORE_FORMAT_GGUF ? build_gguf_layout(p, err)
+                                                : build_st_layout(p, err);
 out:
     free_overrides(co, o->n_overrides);
+    free_ignore(&ig);
     p->opts.overrides = NULL;
     p->opts.n_overrides = 0;
+    p->opts.ignore = NULL;
+    p->opts.n_ignore = 0;
+    p->opts.quant_config = NULL;
     if (rc != 0) {
         qcore_plan_destroy(p);
         return rc;
@@ -603,6 +1093,14 @@ void qcore_plan_destroy(struct qcore_plan *p)
 {
     if (!p)
         return;
+    for (size_t i = 0; p->t && i < p->n; i++) {
+        if (!p->t[i].ct)
+            continue;
+        for (int r = 0; r < QCORE_CT_ROLES; r++)
+            free(p->t[i].ct->name[r]);
+        free(p->t[i].ct);
+    }
+    free(p->quant_config);
     free(p->header);
     free(p->t);
     free(p);

@@ -23,14 +23,40 @@ static double bpw(uint64_t bytes, int64_t numel)
     return numel > 0 ? (double)bytes * 8.0 / (double)numel : 0.0;
 }
 
+/* The type shown for a tensor: a ggml/safetensors type name, or for a
+ * compressed-tensors tensor its scheme label ("int4-g128"). */
+static const char *dst_label(const struct qcore_plan_tensor *pt)
+{
+    return pt->ct ? pt->ct->label : qcore_type_traits(pt->dst_type)->name;
+}
+
+/* The companions of a compressed-tensors tensor: [{name, dtype, shape}]. */
+static json_t *outputs_json(const struct qcore_plan_ct *ct)
+{
+    json_t *a = json_array();
+    for (int r = 0; r < QCORE_CT_ROLES; r++) {
+        if (!ct->present[r])
+            continue;
+        json_t *sh = json_array();
+        for (int d = (int)ct->n_dims[r] - 1; d >= 0; d--)
+            json_array_append_new(sh, json_integer(ct->ne[r][d]));
+        json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:I}", "name", ct->name[r], "dtype",
+                                           qcore_type_traits(ct->type[r])->st_dtype, "shape", sh,
+                                           "bytes", (json_int_t)ct->nbytes[r]));
+    }
+    return a;
+}
+
 static json_t *plan_tensor_json(const struct qcore_plan_tensor *pt)
 {
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(pt->name));
     json_object_set_new(o, "shape", shape_json(pt));
-    json_object_set_new(o, "op", json_string(pt->op == QCORE_OP_QUANTIZE ? "quantize" : "copy"));
+    json_object_set_new(o, "op", json_string(pt->op == QCORE_OP_COPY ? "copy" : "quantize"));
     json_object_set_new(o, "src_type", json_string(qcore_type_traits(pt->src_type)->name));
-    json_object_set_new(o, "dst_type", json_string(qcore_type_traits(pt->dst_type)->name));
+    json_object_set_new(o, "dst_type", json_string(dst_label(pt)));
+    if (pt->ct)
+        json_object_set_new(o, "outputs", outputs_json(pt->ct));
     json_object_set_new(o, "src_bytes", json_integer((json_int_t)pt->src_bytes));
     json_object_set_new(o, "dst_bytes", json_integer((json_int_t)pt->dst_bytes));
     json_object_set_new(o, "bpw", json_real(bpw(pt->dst_bytes, pt->numel)));
@@ -60,84 +86,138 @@ static json_t *tensor_json(const struct qcore_job *job, size_t i)
     return o;
 }
 
-struct worst { size_t i; double sqnr; };
+static const char *scheme_name(const struct qcore_plan *p)
+{
+    return p->opts.ct_scheme != QCORE_CT_NONE ? qcore_ct_scheme_name(p->opts.ct_scheme)
+                                              : qcore_ftype_name(p->opts.ftype);
+}
+
+/* "quantization_config": the block stored in the output's __metadata__. */
+static void add_quant_config(json_t *root, const struct qcore_plan *p)
+{
+    json_t *qc = p->quant_config ? json_loads(p->quant_config, 0, NULL) : NULL;
+    if (qc)
+        json_object_set_new(root, "quantization_config", qc);
+}
+
+struct worst { size_t job, i; double sqnr; };
 
 static int cmp_worst(const void *a, const void *b)
 {
     const struct worst *x = a, *y = b;
-    return x->sqnr < y->sqnr ? -1 : x->sqnr > y->sqnr ? 1 : (x->i < y->i ? -1 : 1);
+    if (x->sqnr != y->sqnr)
+        return x->sqnr < y->sqnr ? -1 : 1;
+    if (x->job != y->job)
+        return x->job < y->job ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
 }
 
-static json_t *summary_parts(const struct qcore_job *job, const char *scheme,
-                             const struct qcore_report_times *t, json_t *root)
+struct worst_list {
+    struct worst *w;
+    size_t n;
+};
+
+/* Sums over the jobs (one per file: several for a sharded folder). */
+struct totals {
+    struct qcore_err_sums err;
+    int64_t params, qparams;
+    uint64_t nonfinite, n, n_quantized, n_fallbacks;
+    uint64_t file_in, file_out, src_bytes, dst_bytes;
+};
+
+static void add_job_totals(const struct qcore_job *job, size_t j, struct totals *t,
+                           struct worst_list *wl)
 {
     const struct qcore_plan *p = qcore_job_plan(job);
-    struct qcore_err_sums tot = {0};
-    int64_t params = 0, qparams = 0;
-    uint64_t nonfinite = 0;
-    struct worst *w = calloc(p->n ? p->n : 1, sizeof *w);
-    size_t nw = 0;
-    if (!w)
-        return NULL;
+    t->n += p->n;
+    t->n_quantized += p->n_quantized;
+    t->n_fallbacks += p->n_fallbacks;
+    t->file_in += p->model->file_size;
+    t->file_out += p->out_size;
+    t->src_bytes += p->src_bytes;
+    t->dst_bytes += p->dst_bytes;
     for (size_t i = 0; i < p->n; i++) {
         const struct qcore_tensor_metrics *m = qcore_job_metrics(job, i);
-        params += p->t[i].numel;
+        t->params += p->t[i].numel;
         if (!m->has_error_metrics)
             continue;
-        qparams += p->t[i].numel;
-        tot.sum_x2 += m->sums.sum_x2;
-        tot.sum_e2 += m->sums.sum_e2;
-        tot.n += m->sums.n;
-        if (m->sums.max_abs > tot.max_abs)
-            tot.max_abs = m->sums.max_abs;
-        nonfinite += m->sums.nonfinite + m->nonfinite_src;
+        t->qparams += p->t[i].numel;
+        t->err.sum_x2 += m->sums.sum_x2;
+        t->err.sum_e2 += m->sums.sum_e2;
+        t->err.n += m->sums.n;
+        if (m->sums.max_abs > t->err.max_abs)
+            t->err.max_abs = m->sums.max_abs;
+        t->nonfinite += m->sums.nonfinite + m->nonfinite_src;
         if (!isnan(m->sqnr_db)) {
-            w[nw].i = i;
-            w[nw].sqnr = m->sqnr_db;
-            nw++;
+            wl->w[wl->n].job = j;
+            wl->w[wl->n].i = i;
+            wl->w[wl->n].sqnr = m->sqnr_db;
+            wl->n++;
         }
     }
-    qsort(w, nw, sizeof *w, cmp_worst);
+}
 
-    json_object_set_new(root, "format", json_string(p->out_format == QCORE_FORMAT_GGUF ? "gguf" : "safetensors"));
-    json_object_set_new(root, "scheme", json_string(scheme ? scheme : qcore_ftype_name(p->opts.ftype)));
-    json_object_set_new(root, "isa", json_string(qcore_kernels_get()->isa));
-
+static json_t *totals_json(const struct totals *t)
+{
+    const struct qcore_err_sums *e = &t->err;
     json_t *to = json_object();
-    json_object_set_new(to, "tensors", json_integer((json_int_t)p->n));
-    json_object_set_new(to, "tensors_quantized", json_integer((json_int_t)p->n_quantized));
-    json_object_set_new(to, "fallbacks", json_integer((json_int_t)p->n_fallbacks));
-    json_object_set_new(to, "params", json_integer(params));
-    json_object_set_new(to, "params_quantized", json_integer(qparams));
-    json_object_set_new(to, "file_bytes_in", json_integer((json_int_t)p->model->file_size));
-    json_object_set_new(to, "file_bytes_out", json_integer((json_int_t)p->out_size));
-    json_object_set_new(to, "tensor_bytes_in", json_integer((json_int_t)p->src_bytes));
-    json_object_set_new(to, "tensor_bytes_out", json_integer((json_int_t)p->dst_bytes));
+    json_object_set_new(to, "tensors", json_integer((json_int_t)t->n));
+    json_object_set_new(to, "tensors_quantized", json_integer((json_int_t)t->n_quantized));
+    json_object_set_new(to, "fallbacks", json_integer((json_int_t)t->n_fallbacks));
+    json_object_set_new(to, "params", json_integer(t->params));
+    json_object_set_new(to, "params_quantized", json_integer(t->qparams));
+    json_object_set_new(to, "file_bytes_in", json_integer((json_int_t)t->file_in));
+    json_object_set_new(to, "file_bytes_out", json_integer((json_int_t)t->file_out));
+    json_object_set_new(to, "tensor_bytes_in", json_integer((json_int_t)t->src_bytes));
+    json_object_set_new(to, "tensor_bytes_out", json_integer((json_int_t)t->dst_bytes));
     json_object_set_new(to, "compression_ratio",
-                        jnum(p->dst_bytes ? (double)p->src_bytes / (double)p->dst_bytes : NAN));
-    json_object_set_new(to, "bpw", json_real(bpw(p->dst_bytes, params)));
-    json_object_set_new(to, "mse", jnum(tot.n ? tot.sum_e2 / (double)tot.n : NAN));
-    json_object_set_new(to, "max_abs_err", jnum(tot.n ? tot.max_abs : NAN));
-    json_object_set_new(to, "sqnr_db", jnum(tot.sum_e2 > 0 ? 10.0 * log10(tot.sum_x2 / tot.sum_e2) : NAN));
-    json_object_set_new(to, "nonfinite_values", json_integer((json_int_t)nonfinite));
-    json_object_set_new(root, "totals", to);
+                        jnum(t->dst_bytes ? (double)t->src_bytes / (double)t->dst_bytes : NAN));
+    json_object_set_new(to, "bpw", json_real(bpw(t->dst_bytes, t->params)));
+    json_object_set_new(to, "mse", jnum(e->n ? e->sum_e2 / (double)e->n : NAN));
+    json_object_set_new(to, "max_abs_err", jnum(e->n ? e->max_abs : NAN));
+    json_object_set_new(to, "sqnr_db", jnum(e->sum_e2 > 0 ? 10.0 * log10(e->sum_x2 / e->sum_e2) : NAN));
+    json_object_set_new(to, "nonfinite_values", json_integer((json_int_t)t->nonfinite));
+    return to;
+}
+
+static json_t *summary_parts(const struct qcore_job *const *jobs, size_t n_jobs,
+                             const char *scheme, const struct qcore_report_times *t, json_t *root)
+{
+    const struct qcore_plan *p0 = qcore_job_plan(jobs[0]);
+    struct totals tot = {0};
+    size_t cap = 0;
+    for (size_t j = 0; j < n_jobs; j++)
+        cap += qcore_job_plan(jobs[j])->n;
+    struct worst_list wl = {calloc(cap ? cap : 1, sizeof *wl.w), 0};
+    if (!wl.w)
+        return NULL;
+    for (size_t j = 0; j < n_jobs; j++)
+        add_job_totals(jobs[j], j, &tot, &wl);
+    qsort(wl.w, wl.n, sizeof *wl.w, cmp_worst);
+
+    json_object_set_new(root, "format", json_string(p0->out_format == QCORE_FORMAT_GGUF ? "gguf" : "safetensors"));
+    json_object_set_new(root, "scheme", json_string(scheme ? scheme : scheme_name(p0)));
+    json_object_set_new(root, "isa", json_string(qcore_kernels_get()->isa));
+    add_quant_config(root, p0);
+    json_object_set_new(root, "totals", totals_json(&tot));
 
     json_t *wa = json_array();
-    for (size_t k = 0; k < nw && k < 5; k++) {
+    for (size_t k = 0; k < wl.n && k < 5; k++) {
+        const struct qcore_plan_tensor *pt = &qcore_job_plan(jobs[wl.w[k].job])->t[wl.w[k].i];
         json_t *e = json_object();
-        json_object_set_new(e, "name", json_string(p->t[w[k].i].name));
-        json_object_set_new(e, "dst_type", json_string(qcore_type_traits(p->t[w[k].i].dst_type)->name));
-        json_object_set_new(e, "sqnr_db", jnum(w[k].sqnr));
+        json_object_set_new(e, "name", json_string(pt->name));
+        json_object_set_new(e, "dst_type", json_string(dst_label(pt)));
+        json_object_set_new(e, "sqnr_db", jnum(wl.w[k].sqnr));
         json_array_append_new(wa, e);
     }
     json_object_set_new(root, "worst", wa);
-    free(w);
+    free(wl.w);
 
     json_t *ti = json_object();
     double run = t ? t->run_s : 0.0;
     json_object_set_new(ti, "queued_s", json_real(t ? t->queued_s : 0.0));
     json_object_set_new(ti, "run_s", json_real(run));
-    json_object_set_new(ti, "throughput_mb_s", jnum(run > 0 ? (double)p->src_bytes / 1e6 / run : NAN));
+    json_object_set_new(ti, "throughput_mb_s", jnum(run > 0 ? (double)tot.src_bytes / 1e6 / run : NAN));
     json_object_set_new(root, "timings", ti);
     return root;
 }
@@ -146,7 +226,7 @@ json_t *qcore_report_summary_json(const struct qcore_job *job, const char *schem
                                   const struct qcore_report_times *t)
 {
     json_t *root = json_object();
-    if (!root || !summary_parts(job, scheme, t, root)) {
+    if (!root || !summary_parts(&job, 1, scheme, t, root)) {
         json_decref(root);
         return NULL;
     }
@@ -166,12 +246,38 @@ json_t *qcore_report_json(const struct qcore_job *job, const char *scheme,
     return root;
 }
 
+json_t *qcore_report_files_json(const struct qcore_job *const *jobs, const char *const *files,
+                                size_t n, const char *scheme, const struct qcore_report_times *t)
+{
+    json_t *root = n ? json_object() : NULL;
+    if (!root || !summary_parts(jobs, n, scheme, t, root)) {
+        json_decref(root);
+        return NULL;
+    }
+    json_t *fa = json_array(), *ta = json_array();
+    for (size_t j = 0; j < n; j++) {
+        const struct qcore_plan *p = qcore_job_plan(jobs[j]);
+        json_array_append_new(fa, json_pack("{s:s, s:I, s:I, s:I}", "name", files[j], "tensors",
+                                            (json_int_t)p->n, "outputs", (json_int_t)p->n_out,
+                                            "bytes", (json_int_t)p->out_size));
+        for (size_t i = 0; i < p->n; i++) {
+            json_t *e = tensor_json(jobs[j], i);
+            json_object_set_new(e, "file", json_string(files[j]));
+            json_array_append_new(ta, e);
+        }
+    }
+    json_object_set_new(root, "files", fa);
+    json_object_set_new(root, "tensors", ta);
+    return root;
+}
+
 json_t *qcore_plan_json(const struct qcore_plan *p, const char *scheme)
 {
     json_t *root = json_object();
     json_object_set_new(root, "format", json_string(p->out_format == QCORE_FORMAT_GGUF ? "gguf" : "safetensors"));
-    json_object_set_new(root, "scheme", json_string(scheme ? scheme : qcore_ftype_name(p->opts.ftype)));
+    json_object_set_new(root, "scheme", json_string(scheme ? scheme : scheme_name(p)));
     json_object_set_new(root, "dry_run", json_true());
+    add_quant_config(root, p);
     json_t *to = json_object();
     json_object_set_new(to, "tensors", json_integer((json_int_t)p->n));
     json_object_set_new(to, "tensors_quantized", json_integer((json_int_t)p->n_quantized));

@@ -22,6 +22,13 @@ struct qcore_report_times {
 json_t *qcore_report_json(const struct qcore_job *job, const char *scheme,
                           const struct qcore_report_times *t);
 
+/* The report of a job over several files (the shards of a Hugging Face
+ * folder, files[j] the name of jobs[j]'s output): totals and worst over all
+ * of them, "files": [{name, tensors, outputs, bytes}], and "tensors" with a
+ * "file" field each. NULL on allocation failure or n == 0. */
+json_t *qcore_report_files_json(const struct qcore_job *const *jobs, const char *const *files,
+                                size_t n, const char *scheme, const struct qcore_report_times *t);
+
 /* The summary object alone (totals + worst + timings), for job listings. */
 json_t *qcore_report_summary_json(const struct qcore_job *job, const char *scheme,
                                   const struct qcore_report_times *t);

@@ -22,12 +22,15 @@
 
 #include <jansson.h>
 
+#include "core/ctq.h"
 #include "core/formats/model.h"
+#include "core/hf.h"
 #include "core/job.h"
 #include "core/plan.h"
 #include "core/report.h"
 
 #define MAX_OVERRIDES 256
+#define MAX_IGNORE 256
 
 static double now_s(void)
 {
@@ -82,6 +85,11 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 static int parse_type(const char *s, int *out)
 {
     enum qcore_type t;
+    enum qcore_ct_scheme cs;
+    if (qcore_ct_scheme_from_name(s, &cs) == 0) {
+        *out = QCORE_OVERRIDE_CT(cs);
+        return 0;
+    }
     if (qcore_type_from_name(s, &t) != 0 || !qcore_type_traits(t)->quantizer) {
         fprintf(stderr, "quantd: unknown or unsupported tensor type '%s'\n", s);
         return -1;
@@ -93,17 +101,28 @@ static int parse_type(const char *s, int *out)
 static void quantize_usage(FILE *f)
 {
     fputs("usage: quantd quantize [options] IN OUT\n"
+          "       quantd quantize [options] IN_DIR OUT_DIR\n"
           "\n"
           "Quantize the model IN (GGUF or safetensors, detected by content) into OUT\n"
-          "(.gguf or .safetensors, chosen by extension).\n"
+          "(.gguf or .safetensors, chosen by extension), or a Hugging Face model folder\n"
+          "(model.safetensors or shards + index, config.json, tokenizer files) into a\n"
+          "folder with the same shard layout.\n"
           "\n"
           "  -t, --type SCHEME              Q4_K_M (default), Q4_K_S, Q5_K_M, Q5_K_S, Q3_K_S,\n"
           "                                 Q3_K_M, Q3_K_L, Q2_K, Q6_K, Q8_0, Q4_0, Q4_1, Q5_0,\n"
-          "                                 Q5_1, IQ4_NL, F16, BF16, F32 (case-insensitive)\n"
+          "                                 Q5_1, IQ4_NL, F16, BF16, F32 (case-insensitive);\n"
+          "                                 safetensors only, compressed-tensors layout:\n"
+          "                                 int8 (W8A16), int4 (W4A16), int8-asym, int4-asym,\n"
+          "                                 fp8 (docs/int-schemes.md)\n"
+          "      --group-size N|channel     int schemes: scale group along the input dim\n"
+          "                                 (default: 128 for int4, per channel for int8)\n"
+          "      --ignore REGEX             int/fp8 schemes: keep matching tensors as they are\n"
+          "                                 (repeatable; replaces the default list: lm_head,\n"
+          "                                 embeddings)\n"
           "      --pure                     no k-quant mix: every eligible tensor gets the\n"
           "                                 scheme's base type\n"
           "      --tensor-type RE=TYPE      tensors whose name matches the regex RE get TYPE\n"
-          "                                 (repeatable; first match wins)\n"
+          "                                 or scheme (repeatable; first match wins)\n"
           "      --output-tensor-type TYPE  type of output.weight\n"
           "      --token-embedding-type TYPE type of token_embd.weight\n"
           "      --leave-output-tensor      keep output.weight unquantized\n"
@@ -122,11 +141,12 @@ static void quantize_usage(FILE *f)
 struct quantize_args {
     struct qcore_plan_opts opts;
     struct qcore_override overrides[MAX_OVERRIDES];
+    const char *ignore[MAX_IGNORE];
     char *override_buf[MAX_OVERRIDES];
     const char *scheme;
     const char *in, *out, *report;
-    long threads, chunk;
-    bool dry_run, quiet, metrics;
+    long threads, chunk, group;
+    bool dry_run, quiet, metrics, folder;
 };
 
 static int parse_override(struct quantize_args *a, const char *arg)
@@ -157,7 +177,8 @@ static int parse_override(struct quantize_args *a, const char *arg)
  * --help, 0 otherwise. */
 static int parse_quantize_args(int argc, char **argv, struct quantize_args *a)
 {
-    enum { O_PURE = 256, O_TT, O_OTT, O_TET, O_LEAVE, O_CHUNK, O_NOMET, O_REPORT };
+    enum { O_PURE = 256, O_TT, O_OTT, O_TET, O_LEAVE, O_CHUNK, O_NOMET, O_REPORT, O_GROUP,
+           O_IGNORE };
     static const struct option longopts[] = {
         {"type", required_argument, NULL, 't'},
         {"pure", no_argument, NULL, O_PURE},
@@ -169,6 +190,8 @@ static int parse_quantize_args(int argc, char **argv, struct quantize_args *a)
         {"chunk-size", required_argument, NULL, O_CHUNK},
         {"no-metrics", no_argument, NULL, O_NOMET},
         {"report", required_argument, NULL, O_REPORT},
+        {"group-size", required_argument, NULL, O_GROUP},
+        {"ignore", required_argument, NULL, O_IGNORE},
         {"dry-run", no_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -185,6 +208,11 @@ static int parse_quantize_args(int argc, char **argv, struct quantize_args *a)
     while ((c = getopt_long(argc, argv, "t:j:nqh", longopts, NULL)) != -1) {
         switch (c) {
         case 't':
+            if (qcore_ct_scheme_from_name(optarg, &a->opts.ct_scheme) == 0) {
+                a->scheme = qcore_ct_scheme_name(a->opts.ct_scheme);
+                break;
+            }
+            a->opts.ct_scheme = QCORE_CT_NONE;
             if (qcore_ftype_from_name(optarg, &a->opts.ftype) != 0) {
                 fprintf(stderr, "quantd: unknown scheme '%s' (see quantd quantize --help)\n", optarg);
                 return -1;
@@ -217,6 +245,25 @@ static int parse_quantize_args(int argc, char **argv, struct quantize_args *a)
                 return -1;
             }
             break;
+        case O_GROUP:
+            if (strcasecmp(optarg, "channel") == 0) {
+                a->opts.group_size = QCORE_GROUP_CHANNEL;
+            } else if (parse_int(optarg, 1, QCORE_CT_MAX_GROUP, &a->group) == 0) {
+                a->opts.group_size = a->group;
+            } else {
+                fprintf(stderr, "quantd: --group-size wants 1..%d or 'channel', got '%s'\n",
+                        QCORE_CT_MAX_GROUP, optarg);
+                return -1;
+            }
+            break;
+        case O_IGNORE:
+            if (a->opts.n_ignore >= MAX_IGNORE) {
+                fprintf(stderr, "quantd: at most %d --ignore options\n", MAX_IGNORE);
+                return -1;
+            }
+            a->ignore[a->opts.n_ignore++] = optarg;
+            a->opts.ignore = a->ignore;
+            break;
         case O_NOMET: a->metrics = false; break;
         case O_REPORT: a->report = optarg; break;
         case 'n': a->dry_run = true; break;
@@ -231,6 +278,16 @@ static int parse_quantize_args(int argc, char **argv, struct quantize_args *a)
     }
     a->in = argv[optind];
     a->out = argv[optind + 1];
+    if (a->opts.ct_scheme == QCORE_CT_NONE && (a->opts.group_size || a->opts.ignore)) {
+        fprintf(stderr, "quantd: --group-size and --ignore apply to the int8, int4, int8-asym, "
+                        "int4-asym and fp8 schemes\n");
+        return -1;
+    }
+    if (qcore_hf_is_folder(a->in)) {
+        a->folder = true;
+        a->opts.out_format = QCORE_FORMAT_SAFETENSORS;
+        return 0;
+    }
     const char *dot = strrchr(a->out, '.');
     if (dot && strcasecmp(dot, ".gguf") == 0)
         a->opts.out_format = QCORE_FORMAT_GGUF;
@@ -253,10 +310,18 @@ static void progress_line(const struct qcore_progress *p, void *ud)
     fflush(stderr);
 }
 
+/* A tensor's target as shown: the type, or the compressed-tensors label. */
+static const char *dst_name(const struct qcore_plan_tensor *t)
+{
+    return t->ct ? t->ct->label : qcore_type_traits(t->dst_type)->name;
+}
+
 static void print_plan(FILE *f, const struct qcore_plan *p)
 {
     char a[32], b[32];
-    fprintf(f, "%-48s %-6s %-6s %-22s %12s\n", "tensor", "from", "to", "shape", "size");
+    bool ct = p->opts.ct_scheme != QCORE_CT_NONE;
+    fprintf(f, "%-48s %-6s %-*s %-22s %12s\n", "tensor", "from", ct ? 14 : 6, "to", "shape",
+            "size");
     for (size_t i = 0; i < p->n; i++) {
         const struct qcore_plan_tensor *t = &p->t[i];
         char shape[64] = "";
@@ -265,9 +330,9 @@ static void print_plan(FILE *f, const struct qcore_plan *p)
             off += (size_t)snprintf(shape + off, sizeof shape - off, "%s%" PRId64,
                                     d == (int)t->n_dims - 1 ? "" : "x", t->ne[d]);
         human_bytes(t->dst_bytes, a, sizeof a);
-        fprintf(f, "%-48s %-6s %-6s %-22s %12s%s%s\n", t->name,
-                qcore_type_traits(t->src_type)->name, qcore_type_traits(t->dst_type)->name,
-                shape, a, t->note[0] ? "  " : "", t->note);
+        fprintf(f, "%-48s %-6s %-*s %-22s %12s%s%s\n", t->name,
+                qcore_type_traits(t->src_type)->name, ct ? 14 : 6, dst_name(t), shape, a,
+                t->note[0] ? "  " : "", t->note);
     }
     human_bytes(p->src_bytes, a, sizeof a);
     human_bytes(p->out_size, b, sizeof b);
@@ -282,14 +347,14 @@ static void print_summary(FILE *f, const struct qcore_job *job, double secs)
     int64_t params = 0;
     double worst = INFINITY;
     const char *worst_name = NULL;
-    int worst_type = 0;
+    const char *worst_type = NULL;
     for (size_t i = 0; i < p->n; i++) {
         const struct qcore_tensor_metrics *m = qcore_job_metrics(job, i);
         params += p->t[i].numel;
         if (m->has_error_metrics && !isnan(m->sqnr_db) && m->sqnr_db < worst) {
             worst = m->sqnr_db;
             worst_name = p->t[i].name;
-            worst_type = p->t[i].dst_type;
+            worst_type = dst_name(&p->t[i]);
         }
     }
     human_bytes(p->model->file_size, a, sizeof a);
@@ -300,8 +365,7 @@ static void print_summary(FILE *f, const struct qcore_job *job, double secs)
             p->out_size ? (double)p->model->file_size / (double)p->out_size : 0.0,
             params ? (double)p->dst_bytes * 8.0 / (double)params : 0.0);
     if (worst_name)
-        fprintf(f, "worst SQNR  %.2f dB  %s (%s)\n", worst, worst_name,
-                qcore_type_traits(worst_type)->name);
+        fprintf(f, "worst SQNR  %.2f dB  %s (%s)\n", worst, worst_name, worst_type);
     fprintf(f, "time        %.2f s (%.0f MB/s)\n", secs,
             secs > 0 ? (double)p->src_bytes / 1e6 / secs : 0.0);
 }
@@ -419,6 +483,171 @@ out:
     return status;
 }
 
+/* ---- Hugging Face folders --------------------------------------------- */
+
+/* OUT_DIR: created when missing; never the input folder. */
+static int prepare_out_dir(const char *in, const char *out)
+{
+    struct stat si, so;
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "quantd: cannot create '%s': %s\n", out, strerror(errno));
+        return 1;
+    }
+    if (stat(out, &so) != 0 || !S_ISDIR(so.st_mode)) {
+        fprintf(stderr, "quantd: OUT must be a folder when IN is one: '%s'\n", out);
+        return 2;
+    }
+    if (stat(in, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+        fprintf(stderr, "quantd: IN and OUT are the same folder\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* Quantize one shard into out_dir/name through a temp file. */
+static int run_shard(const struct quantize_args *a, const struct qcore_plan *plan,
+                     const char *name, struct qcore_job **job, double *t0)
+{
+    struct qcore_error err = {0};
+    size_t len = strlen(a->out) + strlen(name) + 20;
+    char *tmp = malloc(len), *dst = malloc(len);
+    int fd = -1, status = 1, rc;
+    if (!tmp || !dst)
+        goto out;
+    snprintf(dst, len, "%s/%s", a->out, name);
+    snprintf(tmp, len, "%s.tmp.XXXXXX", dst);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "quantd: cannot create '%s': %s\n", tmp, strerror(errno));
+        goto out;
+    }
+    struct qcore_job_opts jo = {.chunk_bytes = (size_t)a->chunk, .metrics = a->metrics};
+    rc = qcore_job_create(plan, fd, &jo, job, &err);
+    if (rc == 0) {
+        bool tty = !a->quiet && isatty(STDERR_FILENO);
+        rc = qcore_exec_run(*job, (int)a->threads, tty ? progress_line : NULL, t0, &err);
+        if (tty)
+            fputc('\n', stderr);
+    }
+    if (rc != 0) {
+        print_error(name, &err);
+        status = exit_code(rc);
+    } else if (fchmod(fd, 0644) != 0 || rename(tmp, dst) != 0) {
+        fprintf(stderr, "quantd: cannot move '%s' into place: %s\n", dst, strerror(errno));
+    } else {
+        status = 0;
+    }
+out:
+    if (fd >= 0) {
+        if (status != 0)
+            unlink(tmp);
+        close(fd);
+    }
+    free(tmp);
+    free(dst);
+    return status;
+}
+
+static void print_folder_summary(FILE *f, const json_t *rep, size_t n_files, double secs)
+{
+    const json_t *to = json_object_get(rep, "totals"), *w = json_array_get(json_object_get(rep, "worst"), 0);
+    char a[32], b[32];
+    human_bytes((uint64_t)json_integer_value(json_object_get(to, "file_bytes_in")), a, sizeof a);
+    human_bytes((uint64_t)json_integer_value(json_object_get(to, "file_bytes_out")), b, sizeof b);
+    fprintf(f, "files       %zu safetensors shard(s)\n", n_files);
+    fprintf(f, "tensors     %" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT " quantized, %"
+            JSON_INTEGER_FORMAT " fallbacks)\n",
+            json_integer_value(json_object_get(to, "tensors")),
+            json_integer_value(json_object_get(to, "tensors_quantized")),
+            json_integer_value(json_object_get(to, "fallbacks")));
+    fprintf(f, "size        %s -> %s, %.3f bits per weight\n", a, b,
+            json_number_value(json_object_get(to, "bpw")));
+    if (json_is_number(json_object_get(to, "sqnr_db")))
+        fprintf(f, "SQNR        %.2f dB overall\n", json_number_value(json_object_get(to, "sqnr_db")));
+    if (w)
+        fprintf(f, "worst SQNR  %.2f dB  %s (%s)\n", json_number_value(json_object_get(w, "sqnr_db")),
+                json_string_value(json_object_get(w, "name")),
+                json_string_value(json_object_get(w, "dst_type")));
+    fprintf(f, "time        %.2f s\n", secs);
+}
+
+static int folder_dry_run(const struct quantize_args *a, const struct qcore_hf_folder *f,
+                          struct qcore_plan *const *plans)
+{
+    json_t *files = a->report ? json_array() : NULL;
+    for (size_t i = 0; i < f->n_shards; i++) {
+        printf("== %s\n", f->shard[i]);
+        print_plan(stdout, plans[i]);
+        if (files)
+            json_array_append_new(files, json_pack("{s:s, s:o}", "name", f->shard[i], "plan",
+                                                   qcore_plan_json(plans[i], a->scheme)));
+    }
+    int status = 0;
+    if (files) {
+        json_t *pj = json_pack("{s:b, s:o}", "dry_run", 1, "files", files);
+        status = pj && write_report(a->report, pj) == 0 ? 0 : 1;
+        json_decref(pj);
+    }
+    return status;
+}
+
+static int write_folder_report(const struct quantize_args *a, const struct qcore_hf_folder *f,
+                               struct qcore_job **jobs, double secs)
+{
+    struct qcore_report_times times = {0.0, secs};
+    json_t *rep = qcore_report_files_json((const struct qcore_job *const *)jobs,
+                                          (const char *const *)f->shard, f->n_shards, a->scheme,
+                                          &times);
+    int status = rep ? 0 : 1;
+    if (rep && a->report && write_report(a->report, rep) != 0)
+        status = 1;
+    if (rep && !a->quiet)
+        print_folder_summary(a->report && strcmp(a->report, "-") == 0 ? stderr : stdout, rep,
+                             f->n_shards, secs);
+    json_decref(rep);
+    return status;
+}
+
+static int run_folder(struct quantize_args *a)
+{
+    struct qcore_error err = {0};
+    struct qcore_hf_folder *f = NULL;
+    struct qcore_plan **plans = NULL;
+    struct qcore_job **jobs = NULL;
+    double t0 = now_s();
+    int status, rc = qcore_hf_open(a->in, &f, &err);
+    if (rc == 0)
+        rc = qcore_hf_plan(f, &a->opts, &plans, &err);
+    if (rc != 0) {
+        print_error(a->in, &err);
+        status = exit_code(rc);
+        goto out;
+    }
+    if (a->dry_run) {
+        status = folder_dry_run(a, f, plans);
+        goto out;
+    }
+    status = prepare_out_dir(a->in, a->out);
+    jobs = calloc(f->n_shards, sizeof *jobs);
+    if (!jobs)
+        status = 1;
+    for (size_t i = 0; status == 0 && i < f->n_shards; i++)
+        status = run_shard(a, plans[i], f->shard[i], &jobs[i], &t0);
+    if (status == 0 && (rc = qcore_hf_write_meta(f, plans, a->out, &err)) != 0) {
+        print_error(a->out, &err);
+        status = exit_code(rc);
+    }
+    if (status == 0)
+        status = write_folder_report(a, f, jobs, now_s() - t0);
+out:
+    for (size_t i = 0; jobs && i < f->n_shards; i++)
+        qcore_job_destroy(jobs[i]);
+    free(jobs);
+    qcore_hf_plans_destroy(plans, f ? f->n_shards : 0);
+    qcore_hf_close(f);
+    return status;
+}
+
 int qd_cli_quantize(int argc, char **argv)
 {
     struct quantize_args a;
@@ -432,7 +661,7 @@ int qd_cli_quantize(int argc, char **argv)
             fputs("usage: quantd quantize [options] IN OUT (quantd quantize --help)\n", stderr);
         status = rc > 0 ? 0 : 2;
     } else {
-        status = run_quantize(&a);
+        status = a.folder ? run_folder(&a) : run_quantize(&a);
     }
     for (size_t i = 0; i < a.opts.n_overrides; i++)
         free(a.override_buf[i]);
