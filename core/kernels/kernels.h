@@ -50,6 +50,11 @@ const struct qcore_kernels *qcore_kernels_ref(void);
  * QUANTD_ISA=scalar|avx2|avx512|neon forces a lower level. */
 const struct qcore_kernels *qcore_kernels_get(void);
 
+/* The table of one ISA by its QUANTD_ISA name ("scalar", "avx2", "avx512",
+ * "neon"), or NULL when this build or this CPU cannot run it. For tests and
+ * benchmarks; production code calls qcore_kernels_get(). */
+const struct qcore_kernels *qcore_kernels_by_isa(const char *name);
+
 /* Scalar conversions used everywhere (F32 <-> F16 is IEEE RNE with correct
  * subnormals, F32 -> BF16 as ggml_fp32_to_bf16_row_ref: RNE, NaN quieted). */
 uint16_t qcore_f32_to_f16(float f);

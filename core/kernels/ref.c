@@ -41,24 +41,24 @@ float qcore_bf16_to_f32(uint16_t h)
 
 /* ---- Row kernels of the plain float types -------------------------------- */
 
-static void quantize_f32(const float *restrict src, void *restrict dst, int64_t n)
+void qref_quantize_f32(const float *restrict src, void *restrict dst, int64_t n)
 {
     memcpy(dst, src, (size_t)n * sizeof(float));
 }
 
-static void dequantize_f32(const void *restrict src, float *restrict dst, int64_t n)
+void qref_dequantize_f32(const void *restrict src, float *restrict dst, int64_t n)
 {
     memcpy(dst, src, (size_t)n * sizeof(float));
 }
 
-static void quantize_f16(const float *restrict src, void *restrict dst, int64_t n)
+void qref_quantize_f16(const float *restrict src, void *restrict dst, int64_t n)
 {
     uint8_t *y = dst;
     for (int64_t i = 0; i < n; i++)
         qref_put_le16(y + 2 * i, qref_f32_to_f16(src[i]));
 }
 
-static void quantize_bf16(const float *restrict src, void *restrict dst, int64_t n)
+void qref_quantize_bf16(const float *restrict src, void *restrict dst, int64_t n)
 {
     uint8_t *y = dst;
     for (int64_t i = 0; i < n; i++)
@@ -67,26 +67,26 @@ static void quantize_bf16(const float *restrict src, void *restrict dst, int64_t
 
 /* The table's f16_to_f32/bf16_to_f32 take host-order uint16_t; the
  * dequantizers take the little-endian bytes of a tensor. */
-static void f16_row_to_f32(const uint16_t *restrict src, float *restrict dst, int64_t n)
+void qref_f16_row_to_f32(const uint16_t *restrict src, float *restrict dst, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         dst[i] = qref_f16_to_f32(src[i]);
 }
 
-static void bf16_row_to_f32(const uint16_t *restrict src, float *restrict dst, int64_t n)
+void qref_bf16_row_to_f32(const uint16_t *restrict src, float *restrict dst, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         dst[i] = qcore_bf16_to_f32(src[i]);
 }
 
-static void dequantize_f16(const void *restrict src, float *restrict dst, int64_t n)
+void qref_dequantize_f16(const void *restrict src, float *restrict dst, int64_t n)
 {
     const uint8_t *x = src;
     for (int64_t i = 0; i < n; i++)
         dst[i] = qref_f16_to_f32(qref_get_le16(x + 2 * i));
 }
 
-static void dequantize_bf16(const void *restrict src, float *restrict dst, int64_t n)
+void qref_dequantize_bf16(const void *restrict src, float *restrict dst, int64_t n)
 {
     const uint8_t *x = src;
     for (int64_t i = 0; i < n; i++)
@@ -97,7 +97,7 @@ static void dequantize_bf16(const void *restrict src, float *restrict dst, int64
 
 /* Adds to *acc (the caller zeroes it once), so it can be called row by row.
  * Every product is formed in double from exact float->double widenings. */
-static void err_sums(const float *restrict x, const float *restrict y, int64_t n,
+void qref_err_sums(const float *restrict x, const float *restrict y, int64_t n,
                      struct qcore_err_sums *acc)
 {
     double sx2 = acc->sum_x2, sy2 = acc->sum_y2, sxy = acc->sum_xy, se2 = acc->sum_e2;
@@ -132,9 +132,9 @@ static void err_sums(const float *restrict x, const float *restrict y, int64_t n
 static const struct qcore_kernels ref_table = {
     .isa = "scalar",
     .quantize = {
-        [QCORE_TYPE_F32] = quantize_f32,
-        [QCORE_TYPE_F16] = quantize_f16,
-        [QCORE_TYPE_BF16] = quantize_bf16,
+        [QCORE_TYPE_F32] = qref_quantize_f32,
+        [QCORE_TYPE_F16] = qref_quantize_f16,
+        [QCORE_TYPE_BF16] = qref_quantize_bf16,
         [QCORE_TYPE_Q8_0] = qref_quantize_q8_0,
         [QCORE_TYPE_Q4_0] = qref_quantize_q4_0,
         [QCORE_TYPE_Q4_1] = qref_quantize_q4_1,
@@ -148,9 +148,9 @@ static const struct qcore_kernels ref_table = {
         [QCORE_TYPE_IQ4_NL] = qref_quantize_iq4_nl,
     },
     .dequantize = {
-        [QCORE_TYPE_F32] = dequantize_f32,
-        [QCORE_TYPE_F16] = dequantize_f16,
-        [QCORE_TYPE_BF16] = dequantize_bf16,
+        [QCORE_TYPE_F32] = qref_dequantize_f32,
+        [QCORE_TYPE_F16] = qref_dequantize_f16,
+        [QCORE_TYPE_BF16] = qref_dequantize_bf16,
         [QCORE_TYPE_Q8_0] = qref_dequantize_q8_0,
         [QCORE_TYPE_Q4_0] = qref_dequantize_q4_0,
         [QCORE_TYPE_Q4_1] = qref_dequantize_q4_1,
@@ -163,9 +163,9 @@ static const struct qcore_kernels ref_table = {
         [QCORE_TYPE_Q6_K] = qref_dequantize_q6_k,
         [QCORE_TYPE_IQ4_NL] = qref_dequantize_iq4_nl,
     },
-    .err_sums = err_sums,
-    .f16_to_f32 = f16_row_to_f32,
-    .bf16_to_f32 = bf16_row_to_f32,
+    .err_sums = qref_err_sums,
+    .f16_to_f32 = qref_f16_row_to_f32,
+    .bf16_to_f32 = qref_bf16_row_to_f32,
 };
 
 const struct qcore_kernels *qcore_kernels_ref(void)

@@ -165,4 +165,36 @@ QREF_DECLARE(q6_k);
 
 #undef QREF_DECLARE
 
+/* The plain float rows, the conversions and the error sums of the reference
+ * table, so that an ISA table can reuse what it does not vectorise. */
+void qref_quantize_f32(const float *restrict src, void *restrict dst, int64_t n);
+void qref_dequantize_f32(const void *restrict src, float *restrict dst, int64_t n);
+void qref_quantize_f16(const float *restrict src, void *restrict dst, int64_t n);
+void qref_quantize_bf16(const float *restrict src, void *restrict dst, int64_t n);
+void qref_dequantize_f16(const void *restrict src, float *restrict dst, int64_t n);
+void qref_dequantize_bf16(const void *restrict src, float *restrict dst, int64_t n);
+void qref_f16_row_to_f32(const uint16_t *restrict src, float *restrict dst, int64_t n);
+void qref_bf16_row_to_f32(const uint16_t *restrict src, float *restrict dst, int64_t n);
+void qref_err_sums(const float *restrict x, const float *restrict y, int64_t n,
+                   struct qcore_err_sums *acc);
+
+/* The second half of the searching quantizers, one (super-)block at a time:
+ * given the per-sub-block results of the search (float scales, mins as the
+ * non-negative -min, codes in L), quantize the scales against the block
+ * maximum, re-quantize the codes with the effective scales and pack `y`.
+ * A SIMD table that runs the searches lane-parallel calls these, so the
+ * bytes cannot drift from the reference. L is modified. */
+void qref_finish_q2_k(const float *restrict x, const float *restrict scales,
+                      const float *restrict mins, uint8_t *restrict L, uint8_t *restrict y);
+void qref_finish_q3_k(const float *restrict x, const float *restrict scales,
+                      uint8_t *restrict L, uint8_t *restrict y);
+void qref_finish_q4_k(const float *restrict x, const float *restrict scales,
+                      const float *restrict mins, uint8_t *restrict L, uint8_t *restrict y);
+void qref_finish_q5_k(const float *restrict x, const float *restrict scales,
+                      const float *restrict mins, uint8_t *restrict L, uint8_t *restrict y);
+void qref_finish_q6_k(const float *restrict x, const float *restrict scales,
+                      uint8_t *restrict L, uint8_t *restrict y);
+/* IQ4_NL: store the half of d and the 32 indices chosen with 1/d. */
+void qref_finish_iq4_nl(const float *restrict x, float d, uint8_t *restrict y);
+
 #endif

@@ -301,16 +301,12 @@ static void requantize_affine(const float *restrict x, int n, int nmax, float d,
 
 /* ---- Q2_K ---------------------------------------------------------------- */
 
-static void quantize_block_q2_k(const float *restrict x, uint8_t *restrict y)
+/* Steps (b)-(d) of Q2_K from the 16 sub-block scales, mins and search codes. */
+void qref_finish_q2_k(const float *restrict x, const float *restrict scales,
+                      const float *restrict mins, uint8_t *restrict L, uint8_t *restrict y)
 {
-    static const struct affine_params params = {16, 3, -0.5f, 0.1f, 15, true};
-    uint8_t L[QREF_QK_K];
-    float scales[16], mins[16], w[16];
     float max_scale = 0.0f, max_min = 0.0f;
     for (int j = 0; j < 16; j++) {
-        for (int l = 0; l < 16; l++)
-            w[l] = fabsf(x[16 * j + l]);
-        scales[j] = search_affine(&params, x + 16 * j, w, L + 16 * j, &mins[j]);
         if (scales[j] > max_scale)
             max_scale = scales[j];
         if (mins[j] > max_min)
@@ -342,6 +338,19 @@ static void quantize_block_q2_k(const float *restrict x, uint8_t *restrict y)
     pack_2bit(L, y + 16);
 }
 
+static void quantize_block_q2_k(const float *restrict x, uint8_t *restrict y)
+{
+    static const struct affine_params params = {16, 3, -0.5f, 0.1f, 15, true};
+    uint8_t L[QREF_QK_K];
+    float scales[16], mins[16], w[16];
+    for (int j = 0; j < 16; j++) {
+        for (int l = 0; l < 16; l++)
+            w[l] = fabsf(x[16 * j + l]);
+        scales[j] = search_affine(&params, x + 16 * j, w, L + 16 * j, &mins[j]);
+    }
+    qref_finish_q2_k(x, scales, mins, L, y);
+}
+
 void qref_quantize_q2_k(const float *restrict src, void *restrict dst, int64_t n)
 {
     uint8_t *y = dst;
@@ -366,13 +375,12 @@ void qref_dequantize_q2_k(const void *restrict src, float *restrict dst, int64_t
 
 /* ---- Q3_K ---------------------------------------------------------------- */
 
-static void quantize_block_q3_k(const float *restrict x, uint8_t *restrict y)
+/* Steps (b)-(d) of Q3_K from the 16 sub-block scales and search codes. */
+void qref_finish_q3_k(const float *restrict x, const float *restrict scales,
+                      uint8_t *restrict L, uint8_t *restrict y)
 {
-    uint8_t L[QREF_QK_K];
-    float scales[16];
     float max_scale = 0.0f, amax = 0.0f;
     for (int j = 0; j < 16; j++) {
-        scales[j] = search_q3(x + 16 * j, L + 16 * j);
         if (fabsf(scales[j]) > amax) {
             amax = fabsf(scales[j]);
             max_scale = scales[j];
@@ -412,6 +420,15 @@ static void quantize_block_q3_k(const float *restrict x, uint8_t *restrict y)
     pack_2bit(L, y + 32);
 }
 
+static void quantize_block_q3_k(const float *restrict x, uint8_t *restrict y)
+{
+    uint8_t L[QREF_QK_K];
+    float scales[16];
+    for (int j = 0; j < 16; j++)
+        scales[j] = search_q3(x + 16 * j, L + 16 * j);
+    qref_finish_q3_k(x, scales, L, y);
+}
+
 void qref_quantize_q3_k(const float *restrict src, void *restrict dst, int64_t n)
 {
     uint8_t *y = dst;
@@ -438,20 +455,14 @@ void qref_dequantize_q3_k(const void *restrict src, float *restrict dst, int64_t
 /* Steps (a)-(c) shared by Q4_K and Q5_K. Writes d, dmin and the 12 scale
  * bytes at y[0..15] and leaves the codes (0..nmax) in L. Sub-block weights
  * are sqrt(mean x²) + |x_i|. */
-static void quantize_k4_common(const float *restrict x, const struct affine_params *p,
-                               uint8_t *restrict y, uint8_t *restrict L)
+/* Steps (b)-(c) shared by Q4_K and Q5_K: writes d, dmin and the 12 scale
+ * bytes at y[0..15] from the 8 sub-block scales and mins, and re-quantizes
+ * the codes in L (0..nmax). */
+static void finish_k4_common(const float *restrict x, int nmax, const float *restrict scales,
+                             const float *restrict mins, uint8_t *restrict y, uint8_t *restrict L)
 {
-    float scales[8], mins[8], w[32];
     float max_scale = 0.0f, max_min = 0.0f;
     for (int j = 0; j < 8; j++) {
-        const float *xs = x + 32 * j;
-        float sum_x2 = 0.0f;
-        for (int l = 0; l < 32; l++)
-            sum_x2 += xs[l] * xs[l];
-        const float av_x = sqrtf(sum_x2 / 32.0f);
-        for (int l = 0; l < 32; l++)
-            w[l] = av_x + fabsf(xs[l]);
-        scales[j] = search_affine(p, xs, w, L + 32 * j, &mins[j]);
         if (scales[j] > max_scale)
             max_scale = scales[j];
         if (mins[j] > max_min)
@@ -475,20 +486,46 @@ static void quantize_k4_common(const float *restrict x, const struct affine_para
     for (int j = 0; j < 8; j++) {
         int s, m;
         get_scale_min_k4(sc, j, &s, &m);
-        requantize_affine(x + 32 * j, 32, p->nmax, dh * (float)s, mh * (float)m, L + 32 * j);
+        requantize_affine(x + 32 * j, 32, nmax, dh * (float)s, mh * (float)m, L + 32 * j);
     }
+}
+
+/* Step (a) of Q4_K/Q5_K. Sub-block weights are sqrt(mean x²) + |x_i|. */
+static void search_k4(const float *restrict x, const struct affine_params *p,
+                      float *restrict scales, float *restrict mins, uint8_t *restrict L)
+{
+    float w[32];
+    for (int j = 0; j < 8; j++) {
+        const float *xs = x + 32 * j;
+        float sum_x2 = 0.0f;
+        for (int l = 0; l < 32; l++)
+            sum_x2 += xs[l] * xs[l];
+        const float av_x = sqrtf(sum_x2 / 32.0f);
+        for (int l = 0; l < 32; l++)
+            w[l] = av_x + fabsf(xs[l]);
+        scales[j] = search_affine(p, xs, w, L + 32 * j, &mins[j]);
+    }
+}
+
+/* Steps (b)-(d) of Q4_K from the 8 sub-block scales, mins and search codes. */
+void qref_finish_q4_k(const float *restrict x, const float *restrict scales,
+                      const float *restrict mins, uint8_t *restrict L, uint8_t *restrict y)
+{
+    finish_k4_common(x, 15, scales, mins, y, L);
+    /* qs @16: per 64-element chunk c, byte l = element 64c+l | element 64c+32+l << 4 */
+    uint8_t *qs = y + 16;
+    for (int c = 0; c < 4; c++)
+        for (int l = 0; l < 32; l++)
+            qs[32 * c + l] = (uint8_t)(L[64 * c + l] | L[64 * c + 32 + l] << 4);
 }
 
 static void quantize_block_q4_k(const float *restrict x, uint8_t *restrict y)
 {
     static const struct affine_params params = {32, 15, -1.0f, 0.1f, 20, false};
     uint8_t L[QREF_QK_K];
-    quantize_k4_common(x, &params, y, L);
-    /* qs @16: per 64-element chunk c, byte l = element 64c+l | element 64c+32+l << 4 */
-    uint8_t *qs = y + 16;
-    for (int c = 0; c < 4; c++)
-        for (int l = 0; l < 32; l++)
-            qs[32 * c + l] = (uint8_t)(L[64 * c + l] | L[64 * c + 32 + l] << 4);
+    float scales[8], mins[8];
+    search_k4(x, &params, scales, mins, L);
+    qref_finish_q4_k(x, scales, mins, L, y);
 }
 
 void qref_quantize_q4_k(const float *restrict src, void *restrict dst, int64_t n)
@@ -516,11 +553,11 @@ void qref_dequantize_q4_k(const void *restrict src, float *restrict dst, int64_t
     }
 }
 
-static void quantize_block_q5_k(const float *restrict x, uint8_t *restrict y)
+/* Steps (b)-(d) of Q5_K from the 8 sub-block scales, mins and search codes. */
+void qref_finish_q5_k(const float *restrict x, const float *restrict scales,
+                      const float *restrict mins, uint8_t *restrict L, uint8_t *restrict y)
 {
-    static const struct affine_params params = {32, 31, -0.5f, 0.1f, 15, false};
-    uint8_t L[QREF_QK_K];
-    quantize_k4_common(x, &params, y, L);
+    finish_k4_common(x, 31, scales, mins, y, L);
     /* qh[32] @16: element 64c+l -> bit 2c of qh[l], 64c+32+l -> bit 2c+1;
      * ql[128] @48 laid out like Q4_K's qs. */
     uint8_t *qh = y + 16, *ql = y + 48;
@@ -532,6 +569,15 @@ static void quantize_block_q5_k(const float *restrict x, uint8_t *restrict y)
             ql[32 * c + l] = (uint8_t)((lo & 0xF) | (hi & 0xF) << 4);
         }
     }
+}
+
+static void quantize_block_q5_k(const float *restrict x, uint8_t *restrict y)
+{
+    static const struct affine_params params = {32, 31, -0.5f, 0.1f, 15, false};
+    uint8_t L[QREF_QK_K];
+    float scales[8], mins[8];
+    search_k4(x, &params, scales, mins, L);
+    qref_finish_q5_k(x, scales, mins, L, y);
 }
 
 void qref_quantize_q5_k(const float *restrict src, void *restrict dst, int64_t n)
@@ -564,13 +610,12 @@ void qref_dequantize_q5_k(const void *restrict src, float *restrict dst, int64_t
 
 /* ---- Q6_K ---------------------------------------------------------------- */
 
-static void quantize_block_q6_k(const float *restrict x, uint8_t *restrict y)
+/* Steps (b)-(d) of Q6_K from the 16 sub-block scales and search codes. */
+void qref_finish_q6_k(const float *restrict x, const float *restrict scales,
+                      uint8_t *restrict L, uint8_t *restrict y)
 {
-    uint8_t L[QREF_QK_K];
-    float scales[16];
     float max_scale = 0.0f, max_abs = 0.0f;
     for (int j = 0; j < 16; j++) {
-        scales[j] = search_symmetric(x + 16 * j, 16, 32, L + 16 * j);
         if (fabsf(scales[j]) > max_abs) {
             max_abs = fabsf(scales[j]);
             max_scale = scales[j];
@@ -614,6 +659,15 @@ static void quantize_block_q6_k(const float *restrict x, uint8_t *restrict y)
                               (e[l + 96] >> 4) << 6);
         }
     }
+}
+
+static void quantize_block_q6_k(const float *restrict x, uint8_t *restrict y)
+{
+    uint8_t L[QREF_QK_K];
+    float scales[16];
+    for (int j = 0; j < 16; j++)
+        scales[j] = search_symmetric(x + 16 * j, 16, 32, L + 16 * j);
+    qref_finish_q6_k(x, scales, L, y);
 }
 
 void qref_quantize_q6_k(const float *restrict src, void *restrict dst, int64_t n)

@@ -325,19 +325,24 @@ static float iq4nl_scale(const float *restrict x)
     return d;
 }
 
+/* Stores the block scale d and the 32 table indices of one block. */
+void qref_finish_iq4_nl(const float *restrict x, float d, uint8_t *restrict y)
+{
+    uint8_t codes[QREF_QK];
+    qref_put_le16(y, qref_f32_to_f16(d));
+    /* Codes use 1/d of the float32 scale, not of the rounded half. A zero
+     * scale maps everything to 0, whose nearest entry is +1 (index 8). */
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < QREF_QK; j++)
+        codes[j] = (uint8_t)iq4nl_index(id * x[j]);
+    pack_nibbles(codes, y + 2);
+}
+
 void qref_quantize_iq4_nl(const float *restrict src, void *restrict dst, int64_t n)
 {
     uint8_t *y = dst;
-    uint8_t codes[QREF_QK];
     for (int64_t b = 0; b < n / QREF_QK; b++, src += QREF_QK, y += IQ4_NL_BYTES) {
-        const float d = iq4nl_scale(src);
-        qref_put_le16(y, qref_f32_to_f16(d));
-        /* Codes use 1/d of the float32 scale, not of the rounded half. A zero
-         * scale maps everything to 0, whose nearest entry is +1 (index 8). */
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        for (int j = 0; j < QREF_QK; j++)
-            codes[j] = (uint8_t)iq4nl_index(id * src[j]);
-        pack_nibbles(codes, y + 2);
+        qref_finish_iq4_nl(src, iq4nl_scale(src), y);
     }
 }
 

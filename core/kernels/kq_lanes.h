@@ -1,0 +1,412 @@
+/* core/kernels/kq_lanes.h — the searching quantizers (K-quants, IQ4_NL) run
+ * lane-parallel: one independent sub-block (or IQ4_NL block) per SIMD lane.
+ *
+ * Why across lanes: every search of the reference sums floats sequentially
+ * in element order, and any other order changes the chosen scale on some
+ * blocks (FORMATS.md §3.9). Here lane l holds sub-block l and walks its
+ * elements in the reference's order, so each lane performs exactly the
+ * reference's float32 operations (no FMA: the including file is built with
+ * -ffp-contract=off and the primitives below are plain IEEE operations).
+ * Data-dependent branches of the reference become masks; what a lane would
+ * have skipped is computed and thrown away. The second half of each type
+ * (scale quantization, re-quantization, packing) is the reference's own
+ * qref_finish_* function, so the bytes are the reference's by construction.
+ *
+ * Included by an ISA file after it defines:
+ *   KQ_VW                      lanes per vector
+ *   vf / vi / vm               float, int32 and mask vectors
+ *   vf_set vf_ld vf_st vf_add vf_sub vf_mul vf_div vf_sqrt vf_abs vf_neg
+ *   vm_lt vm_gt vm_le vm_ge vm_eq (ordered) vm_nlt (unordered: NaN true)
+ *   vm_and vm_andnot(a, b) = a & ~b, vm_not, vm_any, vm_true
+ *   vf_sel(m, a, b) vi_sel(m, a, b)   (a where m, else b)
+ *   vf_rne (qref_nearest_int), vi_clamp, vi_tof, vi_eq, vi_ld, vi_st, vi_set
+ * Everything is static: each ISA file gets its own copy built with its flags.
+ */
+#ifndef QCORE_KERNELS_KQ_LANES_H
+#define QCORE_KERNELS_KQ_LANES_H
+
+#include <stdbool.h>
+
+#include "core/kernels/ref_internal.h"
+
+struct kq_affine {
+    int n, nmax;
+    float rmin, rdelta;
+    int nstep;
+    bool mad;
+};
+
+/* Σ w·err(scale·L + min − x) per lane, in element order. */
+static inline vf kq_affine_error(const struct kq_affine *p, const float *restrict X,
+                                 const float *restrict W, const vi *L, vf scale, vf min)
+{
+    vf err = vf_set(0.0f);
+    for (int i = 0; i < p->n; i++) {
+        vf diff = vf_sub(vf_add(vf_mul(scale, vi_tof(L[i])), min), vf_ld(X + i * KQ_VW));
+        diff = p->mad ? vf_abs(diff) : vf_mul(diff, diff);
+        err = vf_add(err, vf_mul(vf_ld(W + i * KQ_VW), diff));
+    }
+    return err;
+}
+
+/* search_affine of ref_kquants.c, lane-parallel. X, W: [n][KQ_VW]. */
+static void kq_search_affine(const struct kq_affine *p, const float *restrict X,
+                             const float *restrict W, int32_t *restrict Lout, vf *scale_out,
+                             vf *neg_min_out)
+{
+    const int n = p->n;
+    vi L[32], Laux[32];
+    const vf x0 = vf_ld(X);
+    vf min = x0, max = x0, sum_w = vf_ld(W), sum_x = vf_mul(sum_w, x0);
+    for (int i = 1; i < n; i++) {
+        const vf x = vf_ld(X + i * KQ_VW), w = vf_ld(W + i * KQ_VW);
+        min = vf_sel(vm_lt(x, min), x, min);
+        max = vf_sel(vm_gt(x, max), x, max);
+        sum_w = vf_add(sum_w, w);
+        sum_x = vf_add(sum_x, vf_mul(w, x));
+    }
+    const vf zero = vf_set(0.0f);
+    min = vf_sel(vm_gt(min, zero), zero, min);
+    const vm flat = vm_eq(max, min);
+    const vf min0 = min; /* what a flat lane returns */
+    vf iscale = vf_div(vf_set((float)p->nmax), vf_sub(max, min));
+    vf scale = vf_div(vf_set(1.0f), iscale);
+    for (int i = 0; i < n; i++)
+        L[i] = vi_clamp(vf_rne(vf_mul(iscale, vf_sub(vf_ld(X + i * KQ_VW), min))), 0, p->nmax);
+    vf best_err = kq_affine_error(p, X, W, L, scale, min);
+
+    for (int s = 0; s <= p->nstep; s++) {
+        /* min moves with each accepted step, and the range with it, as in
+         * the reference */
+        iscale = vf_div(vf_set(p->rmin + p->rdelta * (float)s + (float)p->nmax), vf_sub(max, min));
+        vf sum_l = zero, sum_l2 = zero, sum_xl = zero;
+        for (int i = 0; i < n; i++) {
+            const vf x = vf_ld(X + i * KQ_VW), w = vf_ld(W + i * KQ_VW);
+            Laux[i] = vi_clamp(vf_rne(vf_mul(iscale, vf_sub(x, min))), 0, p->nmax);
+            const vf l = vi_tof(Laux[i]);
+            const vf wl = vf_mul(w, l);
+            sum_l = vf_add(sum_l, wl);
+            sum_l2 = vf_add(sum_l2, vf_mul(wl, l));
+            sum_xl = vf_add(sum_xl, vf_mul(wl, x));
+        }
+        const vf D = vf_sub(vf_mul(sum_w, sum_l2), vf_mul(sum_l, sum_l));
+        const vm ok = vm_gt(D, zero);
+        if (!vm_any(ok))
+            continue;
+        vf this_scale = vf_div(vf_sub(vf_mul(sum_w, sum_xl), vf_mul(sum_x, sum_l)), D);
+        vf this_min = vf_div(vf_sub(vf_mul(sum_l2, sum_x), vf_mul(sum_l, sum_xl)), D);
+        const vm pos = vm_gt(this_min, zero);
+        this_min = vf_sel(pos, zero, this_min);
+        this_scale = vf_sel(pos, vf_div(sum_xl, sum_l2), this_scale);
+        const vf err = kq_affine_error(p, X, W, Laux, this_scale, this_min);
+        const vm take = vm_and(ok, vm_lt(err, best_err));
+        if (!vm_any(take))
+            continue;
+        for (int i = 0; i < n; i++)
+            L[i] = vi_sel(take, Laux[i], L[i]);
+        best_err = vf_sel(take, err, best_err);
+        scale = vf_sel(take, this_scale, scale);
+        min = vf_sel(take, this_min, min);
+    }
+    for (int i = 0; i < n; i++)
+        vi_st(Lout + i * KQ_VW, vi_sel(flat, vi_set(0), L[i]));
+    *scale_out = vf_sel(flat, zero, scale);
+    *neg_min_out = vf_neg(vf_sel(flat, min0, min));
+}
+
+/* The signed extreme (first strictly largest |x|) and its magnitude. */
+static inline vf kq_signed_extreme(const float *restrict X, int n, vf *amax_out)
+{
+    vf amax = vf_set(0.0f), mx = vf_set(0.0f);
+    for (int i = 0; i < n; i++) {
+        const vf x = vf_ld(X + i * KQ_VW), a = vf_abs(x);
+        const vm g = vm_gt(a, amax);
+        amax = vf_sel(g, a, amax);
+        mx = vf_sel(g, x, mx);
+    }
+    *amax_out = amax;
+    return mx;
+}
+
+/* symmetric_sums: codes l = clamp(rne(iscale·x), -nmax, nmax-1). */
+static inline void kq_symmetric_sums(const float *restrict X, int n, int nmax, vf iscale, vi *L,
+                                     vf *sumlx, vf *suml2)
+{
+    vf slx = vf_set(0.0f), sl2 = vf_set(0.0f);
+    for (int i = 0; i < n; i++) {
+        const vf x = vf_ld(X + i * KQ_VW);
+        L[i] = vi_clamp(vf_rne(vf_mul(iscale, x)), -nmax, nmax - 1);
+        const vf l = vi_tof(L[i]);
+        const vf w = vf_mul(x, x);
+        slx = vf_add(slx, vf_mul(vf_mul(w, x), l));
+        sl2 = vf_add(sl2, vf_mul(vf_mul(w, l), l));
+    }
+    *sumlx = slx;
+    *suml2 = sl2;
+}
+
+/* search_symmetric of ref_kquants.c (n <= 32); Lout gets l + nmax. */
+static vf kq_search_symmetric(const float *restrict X, int n, int nmax, int32_t *restrict Lout)
+{
+    vi L[32], Lk[32];
+    vf amax;
+    const vf mx = kq_signed_extreme(X, n, &amax);
+    const vf zero = vf_set(0.0f);
+    const vm is_zero = vm_lt(amax, vf_set(QREF_GROUP_MAX_EPS));
+    vf sumlx, suml2;
+    kq_symmetric_sums(X, n, nmax, vf_div(vf_set((float)-nmax), mx), L, &sumlx, &suml2);
+    vf scale = vf_sel(vm_not(vm_eq(suml2, zero)), vf_div(sumlx, suml2), zero);
+    vf best = vf_mul(scale, sumlx);
+    for (int k = -9; k <= 9; k++) {
+        if (k == 0)
+            continue;
+        const float c = -((float)nmax + 0.1f * (float)k);
+        kq_symmetric_sums(X, n, nmax, vf_div(vf_set(c), mx), Lk, &sumlx, &suml2);
+        const vm take = vm_and(vm_gt(suml2, zero),
+                               vm_gt(vf_mul(sumlx, sumlx), vf_mul(best, suml2)));
+        if (!vm_any(take))
+            continue;
+        for (int i = 0; i < n; i++)
+            L[i] = vi_sel(take, Lk[i], L[i]);
+        scale = vf_sel(take, vf_div(sumlx, suml2), scale);
+        best = vf_sel(take, vf_mul(scale, sumlx), best);
+    }
+    const vi off = vi_set(nmax);
+    for (int i = 0; i < n; i++)
+        vi_st(Lout + i * KQ_VW, vi_sel(is_zero, vi_set(0), vi_add(L[i], off)));
+    return vf_sel(is_zero, zero, scale);
+}
+
+/* search_q3 of ref_kquants.c: 16 elements, nmax 4, coordinate descent. */
+static vf kq_search_q3(const float *restrict X, int32_t *restrict Lout)
+{
+    enum { N = 16, NMAX = 4 };
+    vi L[N];
+    vf amax;
+    const vf mx = kq_signed_extreme(X, N, &amax);
+    const vf zero = vf_set(0.0f);
+    const vm is_zero = vm_lt(amax, vf_set(QREF_GROUP_MAX_EPS));
+    const vf iscale = vf_div(vf_set((float)-NMAX), mx);
+    vf sumlx = zero, suml2 = zero;
+    for (int i = 0; i < N; i++) {
+        const vf x = vf_ld(X + i * KQ_VW);
+        L[i] = vi_clamp(vf_rne(vf_mul(iscale, x)), -NMAX, NMAX - 1);
+        const vf l = vi_tof(L[i]), w = vf_mul(x, x);
+        sumlx = vf_add(sumlx, vf_mul(vf_mul(w, x), l));
+        suml2 = vf_add(suml2, vf_mul(vf_mul(w, l), l));
+    }
+    vm active = vm_not(is_zero);
+    for (int pass = 0; pass < 5 && vm_any(active); pass++) {
+        vm changed = vm_not(vm_true());
+        for (int i = 0; i < N; i++) {
+            const vf x = vf_ld(X + i * KQ_VW), w = vf_mul(x, x), l = vi_tof(L[i]);
+            const vf wx = vf_mul(w, x);
+            vf slx = vf_sub(sumlx, vf_mul(wx, l));
+            const vm c1 = vm_gt(slx, zero);
+            vf sl2 = vf_sub(suml2, vf_mul(vf_mul(w, l), l));
+            const vi nl = vi_clamp(vf_rne(vf_div(vf_mul(x, sl2), slx)), -NMAX, NMAX - 1);
+            const vm c2 = vm_not(vi_eq(nl, L[i]));
+            const vf nlf = vi_tof(nl);
+            slx = vf_add(slx, vf_mul(wx, nlf));
+            sl2 = vf_add(sl2, vf_mul(vf_mul(w, nlf), nlf));
+            const vm c3 = vm_and(vm_gt(sl2, zero), vm_gt(vf_mul(vf_mul(slx, slx), suml2),
+                                                          vf_mul(vf_mul(sumlx, sumlx), sl2)));
+            const vm take = vm_and(vm_and(active, c1), vm_and(c2, c3));
+            L[i] = vi_sel(take, nl, L[i]);
+            sumlx = vf_sel(take, slx, sumlx);
+            suml2 = vf_sel(take, sl2, suml2);
+            changed = vm_or(changed, take);
+        }
+        active = vm_and(active, changed);
+    }
+    const vi off = vi_set(NMAX);
+    for (int i = 0; i < N; i++)
+        vi_st(Lout + i * KQ_VW, vi_sel(is_zero, vi_set(0), vi_add(L[i], off)));
+    return vf_sel(is_zero, zero, vf_div(sumlx, suml2));
+}
+
+/* ---- Drivers --------------------------------------------------------------- */
+
+enum kq_kind { KQ_Q2_K, KQ_Q3_K, KQ_Q4_K, KQ_Q5_K, KQ_Q6_K };
+
+/* X[i][l] = element i of sub-block l (lanes >= m are zero). */
+static inline void kq_gather(const float *restrict src, int n, int m, float *restrict X)
+{
+    for (int l = 0; l < KQ_VW; l++)
+        for (int i = 0; i < n; i++)
+            X[i * KQ_VW + l] = l < m ? src[l * n + i] : 0.0f;
+}
+
+/* Whether no element is NaN or ±Inf. With such input the reference's bytes
+ * depend on which NaN an operation propagates, which follows the operand
+ * order the compiler chose for the reference (it differs between -O0 and
+ * -O2): such blocks, which callers reject anyway, are quantized by the
+ * reference itself so that every table agrees with it. */
+static inline int kq_all_finite(const float *restrict x, int n)
+{
+    uint32_t bad = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+    }
+    return bad == 0;
+}
+
+static void kq_reference(enum kq_kind kind, const float *restrict x, uint8_t *restrict y)
+{
+    switch (kind) {
+    case KQ_Q2_K: qref_quantize_q2_k(x, y, QREF_QK_K); break;
+    case KQ_Q3_K: qref_quantize_q3_k(x, y, QREF_QK_K); break;
+    case KQ_Q4_K: qref_quantize_q4_k(x, y, QREF_QK_K); break;
+    case KQ_Q5_K: qref_quantize_q5_k(x, y, QREF_QK_K); break;
+    default: qref_quantize_q6_k(x, y, QREF_QK_K); break;
+    }
+}
+
+static void kq_quantize(enum kq_kind kind, const float *restrict src, uint8_t *restrict y,
+                        int64_t n)
+{
+    static const struct kq_affine q2 = {16, 3, -0.5f, 0.1f, 15, true};
+    static const struct kq_affine q4 = {32, 15, -1.0f, 0.1f, 20, false};
+    static const struct kq_affine q5 = {32, 31, -0.5f, 0.1f, 15, false};
+    enum { CH = 4 }; /* super-blocks searched before they are finished */
+    const int sub = kind == KQ_Q4_K || kind == KQ_Q5_K ? 32 : 16;
+    const int subs = QREF_QK_K / sub;
+    static const int bytes[] = {84, 110, 144, 176, 210};
+    float X[32 * KQ_VW], W[32 * KQ_VW], sc[KQ_VW], mn[KQ_VW];
+    int32_t C[32 * KQ_VW];
+    float scales[CH * 16], mins[CH * 16];
+    uint8_t L[CH * QREF_QK_K];
+    const int64_t nsb = n / QREF_QK_K;
+
+    for (int64_t sb0 = 0; sb0 < nsb; sb0 += CH) {
+        const int nb = nsb - sb0 < CH ? (int)(nsb - sb0) : CH;
+        const float *xs = src + sb0 * QREF_QK_K;
+        const int total = nb * subs;
+        for (int first = 0; first < total; first += KQ_VW) {
+            const int m = total - first < KQ_VW ? total - first : KQ_VW;
+            kq_gather(xs + first * sub, sub, m, X);
+            vf s, neg_min = vf_set(0.0f);
+            switch (kind) {
+            case KQ_Q2_K:
+                for (int i = 0; i < sub; i++)
+                    vf_st(W + i * KQ_VW, vf_abs(vf_ld(X + i * KQ_VW)));
+                kq_search_affine(&q2, X, W, C, &s, &neg_min);
+                break;
+            case KQ_Q4_K:
+            case KQ_Q5_K: {
+                vf sum_x2 = vf_set(0.0f);
+                for (int i = 0; i < sub; i++) {
+                    const vf x = vf_ld(X + i * KQ_VW);
+                    sum_x2 = vf_add(sum_x2, vf_mul(x, x));
+                }
+                const vf av_x = vf_sqrt(vf_div(sum_x2, vf_set(32.0f)));
+                for (int i = 0; i < sub; i++)
+                    vf_st(W + i * KQ_VW, vf_add(av_x, vf_abs(vf_ld(X + i * KQ_VW))));
+                kq_search_affine(kind == KQ_Q4_K ? &q4 : &q5, X, W, C, &s, &neg_min);
+                break;
+            }
+            case KQ_Q3_K:
+                s = kq_search_q3(X, C);
+                break;
+            default:
+                s = kq_search_symmetric(X, 16, 32, C);
+                break;
+            }
+            vf_st(sc, s);
+            vf_st(mn, neg_min);
+            for (int l = 0; l < m; l++) {
+                scales[first + l] = sc[l];
+                mins[first + l] = mn[l];
+                uint8_t *Ls = L + (first + l) * sub;
+                for (int i = 0; i < sub; i++)
+                    Ls[i] = (uint8_t)C[i * KQ_VW + l];
+            }
+        }
+        for (int b = 0; b < nb; b++) {
+            const float *x = xs + b * QREF_QK_K;
+            uint8_t *yb = y + (sb0 + b) * bytes[kind];
+            if (!kq_all_finite(x, QREF_QK_K)) {
+                kq_reference(kind, x, yb);
+                continue;
+            }
+            float *s = scales + b * subs, *mi = mins + b * subs;
+            uint8_t *Lb = L + b * QREF_QK_K;
+            switch (kind) {
+            case KQ_Q2_K: qref_finish_q2_k(x, s, mi, Lb, yb); break;
+            case KQ_Q3_K: qref_finish_q3_k(x, s, Lb, yb); break;
+            case KQ_Q4_K: qref_finish_q4_k(x, s, mi, Lb, yb); break;
+            case KQ_Q5_K: qref_finish_q5_k(x, s, mi, Lb, yb); break;
+            default: qref_finish_q6_k(x, s, Lb, yb); break;
+            }
+        }
+    }
+}
+
+/* IQ4_NL: the table value nearest to v, as iq4nl_index() picks it (exact
+ * ties to the upper entry, NaN to the top). The table is increasing, so the
+ * last entry not above v is the lower neighbour. */
+static inline vf kq_iq4nl_value(vf v)
+{
+    static const float t[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                1,    13,   25,  38,  53,  69,  89,  113};
+    vf lo = vf_set(t[0]), hi = vf_set(t[1]);
+    for (int k = 1; k < 15; k++) {
+        const vm m = vm_nlt(v, vf_set(t[k]));
+        lo = vf_sel(m, vf_set(t[k]), lo);
+        hi = vf_sel(m, vf_set(t[k + 1]), hi);
+    }
+    vf q = vf_sel(vm_lt(vf_sub(v, lo), vf_sub(hi, v)), lo, hi);
+    q = vf_sel(vm_ge(v, vf_set(t[15])), vf_set(t[15]), q);
+    return vf_sel(vm_le(v, vf_set(t[0])), vf_set(t[0]), q);
+}
+
+static inline void kq_iq4nl_sums(const float *restrict X, vf id, vf *sqx, vf *sq2)
+{
+    vf a = vf_set(0.0f), b = vf_set(0.0f);
+    for (int j = 0; j < QREF_QK; j++) {
+        const vf x = vf_ld(X + j * KQ_VW);
+        const vf q = kq_iq4nl_value(vf_mul(id, x));
+        const vf wq = vf_mul(vf_mul(x, x), q);
+        a = vf_add(a, vf_mul(wq, x));
+        b = vf_add(b, vf_mul(wq, q));
+    }
+    *sqx = a;
+    *sq2 = b;
+}
+
+static void kq_quantize_iq4_nl(const float *restrict src, uint8_t *restrict y, int64_t n)
+{
+    float X[QREF_QK * KQ_VW], dv[KQ_VW];
+    const int64_t nblk = n / QREF_QK;
+    for (int64_t first = 0; first < nblk; first += KQ_VW) {
+        const int m = nblk - first < KQ_VW ? (int)(nblk - first) : KQ_VW;
+        kq_gather(src + first * QREF_QK, QREF_QK, m, X);
+        vf amax;
+        const vf mx = kq_signed_extreme(X, QREF_QK, &amax);
+        const vm is_zero = vm_lt(amax, vf_set(QREF_GROUP_MAX_EPS));
+        vf sumqx, sumq2;
+        kq_iq4nl_sums(X, vf_div(vf_set(1.0f), vf_div(vf_neg(mx), vf_set(-127.0f))), &sumqx, &sumq2);
+        vf d = vf_div(sumqx, sumq2);
+        vf best = vf_mul(d, sumqx);
+        for (int t = -7; t <= 7; t++) {
+            kq_iq4nl_sums(X, vf_div(vf_set((float)(t - 127)), mx), &sumqx, &sumq2);
+            const vm take = vm_and(vm_gt(sumq2, vf_set(0.0f)),
+                                   vm_gt(vf_mul(sumqx, sumqx), vf_mul(best, sumq2)));
+            d = vf_sel(take, vf_div(sumqx, sumq2), d);
+            best = vf_sel(take, vf_mul(d, sumqx), best);
+        }
+        vf_st(dv, vf_sel(is_zero, vf_set(0.0f), d));
+        for (int l = 0; l < m; l++) {
+            const float *x = src + (first + l) * QREF_QK;
+            uint8_t *yb = y + (first + l) * 18;
+            if (kq_all_finite(x, QREF_QK))
+                qref_finish_iq4_nl(x, dv[l], yb);
+            else
+                qref_quantize_iq4_nl(x, yb, QREF_QK);
+        }
+    }
+}
+
+#endif
