@@ -402,6 +402,10 @@ static int check_alignment_kv(struct gguf_state *st, const struct qcore_kv *kv, 
     if (!is_pow2(a))
         return bad(&st->r, QCORE_EMALFORMED, val_off, "alignment %" PRIu32 " is not a power of two",
                    a);
+    if (a > QCORE_GGUF_MAX_ALIGNMENT)
+        return bad(&st->r, QCORE_ELIMIT, val_off,
+                   "alignment %" PRIu32 " is more than the %u allowed", a,
+                   QCORE_GGUF_MAX_ALIGNMENT);
     st->alignment = a;
     return 0;
 }
