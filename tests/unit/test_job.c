@@ -94,27 +94,6 @@ static void tiny_q4_k_m_file_identical(void **s) { (void)s; tiny_model_matches("
 /* Tiny chunks (1 KiB of F32 = 256 elements) and 3 threads: same bytes. */
 static void tiny_chunks_do_not_change_bytes(void **s) { (void)s; tiny_model_matches("tiny-llama-Q4_K_M.gguf", QCORE_FTYPE_Q4_K_M, 3, 1024); }
 
-/* Write a one-tensor F32 safetensors file [rows, cols]. */
-static void write_st(const char *path, const char *name, int rows, int cols, const uint8_t *data)
-{
-    char hdr[512];
-    size_t nbytes = (size_t)rows * (size_t)cols * 4;
-    int n = snprintf(hdr, sizeof hdr,
-                     "{\"%s\":{\"dtype\":\"F32\",\"shape\":[%d,%d],\"data_offsets\":[0,%zu]}}",
-                     name, rows, cols, nbytes);
-    while (n % 8)
-        hdr[n++] = ' ';
-    FILE *f = fopen(path, "wb");
-    uint64_t hl = (uint64_t)n;
-    uint8_t le[8];
-    for (int i = 0; i < 8; i++)
-        le[i] = (uint8_t)(hl >> (8 * i));
-    fwrite(le, 1, 8, f);
-    fwrite(hdr, 1, (size_t)n, f);
-    fwrite(data, 1, nbytes, f);
-    fclose(f);
-}
-
 /* Every golden case and type through safetensors -> plan -> GGUF: the
  * tensor's bytes in the output equal the reference .q file. */
 static void golden_through_safetensors(void **s)
@@ -139,7 +118,7 @@ static void golden_through_safetensors(void **s)
         tu_temp_path(st, sizeof st, ".safetensors");
         char tname[128];
         snprintf(tname, sizeof tname, "%s.weight", cname);
-        write_st(st, tname, rows, cols, in);
+        assert_int_equal(tu_write_st_f32(st, tname, rows, cols, (const float *)in), 0);
         for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
             snprintf(path, sizeof path, QD_TEST_DATA "/golden/%s.%s.q", cname, types[ti]);
             uint8_t *ref = tu_read_file(path, &ref_len);
@@ -186,7 +165,7 @@ static void report_metrics_match_reference_errors(void **s)
     snprintf(path, sizeof path, QD_TEST_DATA "/golden/%s.f32", cname);
     uint8_t *in = tu_read_file(path, &in_len);
     tu_temp_path(st, sizeof st, ".safetensors");
-    write_st(st, "w", 4, 256, in);
+    assert_int_equal(tu_write_st_f32(st, "w", 4, 256, (const float *)in), 0);
     struct qcore_plan_opts o;
     qcore_plan_opts_init(&o);
     o.ftype = QCORE_FTYPE_Q4_0;
