@@ -150,6 +150,64 @@ size_t qcore_job_n_chunks(const struct qcore_job *job)
     return job->n_chunks;
 }
 
+/* ---- per-thread scratch buffers -----------------------------------------
+ *
+ * A chunk needs a few buffers of up to chunk_bytes each. Allocating and
+ * freeing them per chunk costs more than the kernels: blocks this large
+ * come from mmap (or are trimmed back to the OS on free), so every chunk
+ * would page-fault its buffers in again. Each thread that runs chunks keeps
+ * its buffers instead, grown on demand and released when the thread exits
+ * (pthread key destructor). Memory stays O(chunk_bytes x threads).
+ */
+enum { SCR_X, SCR_RAW, SCR_Q, SCR_Y, SCR_W, SCR_S, SCR_Z, SCR_T, SCR_N };
+
+struct scratch {
+    void *p[SCR_N];
+    size_t cap[SCR_N];
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+
+static void scratch_destroy(void *v)
+{
+    struct scratch *s = v;
+    for (int i = 0; i < SCR_N; i++)
+        free(s->p[i]);
+    free(s);
+}
+
+static void scratch_key_init(void)
+{
+    scratch_key_ok = pthread_key_create(&scratch_key, scratch_destroy) == 0;
+}
+
+/* This thread's buffer `slot`, at least `size` bytes, or NULL. The content
+ * is not preserved across calls. */
+static void *scratch_get(int slot, size_t size)
+{
+    pthread_once(&scratch_once, scratch_key_init);
+    if (!scratch_key_ok)
+        return NULL;
+    struct scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s || pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (size == 0)
+        size = 1;
+    if (s->cap[slot] < size) {
+        free(s->p[slot]);
+        s->p[slot] = malloc(size);
+        s->cap[slot] = s->p[slot] ? size : 0;
+    }
+    return s->p[slot];
+}
+
 static int run_copy(struct qcore_job *job, const struct chunk *c, struct qcore_error *err)
 {
     const struct qcore_plan_tensor *pt = &job->plan->t[c->tensor];
@@ -157,13 +215,12 @@ static int run_copy(struct qcore_job *job, const struct chunk *c, struct qcore_e
     size_t len = (size_t)(c->end - c->begin);
     if (len == 0)
         return 0;
-    void *buf = malloc(len);
+    void *buf = scratch_get(SCR_RAW, len);
     if (!buf)
         return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
     int rc = qcore_pread_full(job->plan->model->fd, buf, len, t->offset + c->begin, err);
     if (rc == 0)
         rc = qcore_pwrite_full(job->out_fd, buf, len, pt->dst_offset + c->begin, err);
-    free(buf);
     return rc;
 }
 
@@ -189,58 +246,38 @@ static int run_quantize(struct qcore_job *job, const struct chunk *c, struct chu
     if (n == 0)
         return 0;
 
-    float *x = malloc(n * sizeof *x);
-    void *raw = pt->src_type == QCORE_TYPE_F32 ? (void *)x : malloc(in_len);
-    uint8_t *q = malloc(out_len);
-    float *y = job->metrics ? malloc(n * sizeof *y) : NULL;
-    if (!x || !raw || !q || (job->metrics && !y)) {
-        qcore_error_set(err, rc, QCORE_NO_OFFSET, "out of memory");
-        goto out;
-    }
+    float *x = scratch_get(SCR_X, n * sizeof *x);
+    void *raw = pt->src_type == QCORE_TYPE_F32 ? (void *)x : scratch_get(SCR_RAW, in_len);
+    uint8_t *q = scratch_get(SCR_Q, out_len);
+    float *y = job->metrics ? scratch_get(SCR_Y, n * sizeof *y) : NULL;
+    if (!x || !raw || !q || (job->metrics && !y))
+        return qcore_error_set(err, rc, QCORE_NO_OFFSET, "out of memory");
     rc = qcore_pread_full(job->plan->model->fd, raw, in_len, t->offset + c->begin * st->type_size,
                           err);
     if (rc != 0)
-        goto out;
+        return rc;
     if (raw != x)
         qcore_to_f32(job->k, pt->src_type, raw, x, (int64_t)n);
     job->k->quantize[pt->dst_type](x, q, (int64_t)n);
     rc = qcore_pwrite_full(job->out_fd, q, out_len,
                            pt->dst_offset + c->begin / dt->block_size * dt->type_size, err);
     if (rc != 0)
-        goto out;
+        return rc;
     if (job->metrics) {
         job->k->dequantize[pt->dst_type](q, y, (int64_t)n);
         job->k->err_sums(x, y, (int64_t)n, &r->sums);
         r->nonfinite_src = count_nonfinite(x, n);
     }
-out:
-    free(y);
-    free(q);
-    if (raw != x)
-        free(raw);
-    free(x);
-    return rc;
+    return 0;
 }
 
-/* Buffers of one compressed-tensors chunk. */
+/* Buffers of one compressed-tensors chunk (this thread's scratch). */
 struct ct_bufs {
     float *x;
     void *raw;
     struct qcore_ct_out o;
     size_t w_len, s_len, z_len;
 };
-
-static void ct_bufs_free(struct ct_bufs *b)
-{
-    if (b->raw != b->x)
-        free(b->raw);
-    free(b->x);
-    free(b->o.weights);
-    free(b->o.scale);
-    free(b->o.zero);
-    free(b->o.y);
-    free(b->o.scratch);
-}
 
 static int ct_bufs_alloc(struct ct_bufs *b, const struct qcore_plan_tensor *pt, size_t n_rows,
                          bool metrics)
@@ -251,15 +288,15 @@ static int ct_bufs_alloc(struct ct_bufs *b, const struct qcore_plan_tensor *pt, 
     b->w_len = n_rows * (size_t)qcore_ct_row_bytes(prm);
     b->s_len = n_rows * G * qcore_type_traits(prm->scale_type)->type_size;
     b->z_len = pt->ct->present[QCORE_CT_ZERO] ? (n_rows + pw - 1) / pw * G * 4 : 0;
-    b->x = malloc(n * sizeof *b->x);
+    b->x = scratch_get(SCR_X, n * sizeof *b->x);
     b->raw = pt->src_type == QCORE_TYPE_F32
                  ? (void *)b->x
-                 : malloc(n * qcore_type_traits(pt->src_type)->type_size);
-    b->o.weights = malloc(b->w_len);
-    b->o.scale = malloc(b->s_len);
-    b->o.zero = b->z_len ? malloc(b->z_len) : NULL;
-    b->o.y = metrics ? malloc(n * sizeof *b->o.y) : NULL;
-    b->o.scratch = malloc((size_t)prm->cols * sizeof *b->o.scratch);
+                 : scratch_get(SCR_RAW, n * qcore_type_traits(pt->src_type)->type_size);
+    b->o.weights = scratch_get(SCR_W, b->w_len);
+    b->o.scale = scratch_get(SCR_S, b->s_len);
+    b->o.zero = b->z_len ? scratch_get(SCR_Z, b->z_len) : NULL;
+    b->o.y = metrics ? scratch_get(SCR_Y, n * sizeof *b->o.y) : NULL;
+    b->o.scratch = scratch_get(SCR_T, (size_t)prm->cols * sizeof *b->o.scratch);
     if (!b->x || !b->raw || !b->o.weights || !b->o.scale || (b->z_len && !b->o.zero) ||
         (metrics && !b->o.y) || !b->o.scratch)
         return QCORE_ENOMEM;
@@ -319,7 +356,6 @@ static int run_ct(struct qcore_job *job, const struct chunk *c, struct chunk_res
         r->nonfinite_src = count_nonfinite(b.x, n);
     }
 out:
-    ct_bufs_free(&b);
     return rc;
 }
 

@@ -31,4 +31,10 @@
 /* Default chunk of F32 input per work item. */
 #define QCORE_DEFAULT_CHUNK_BYTES (4u << 20)
 
+/* User regexes (overrides, ignore): see qcore_pattern_check. Tensor names
+ * are short; real patterns use a handful of operators. */
+#define QCORE_MAX_PATTERN_LEN 256
+#define QCORE_MAX_PATTERN_REPEATS 8
+#define QCORE_MAX_PATTERN_BOUND 16
+
 #endif

@@ -298,6 +298,60 @@ static int cmp_llama_order(const void *a, const void *b)
 
 /* ---- building --------------------------------------------------------- */
 
+int qcore_pattern_check(const char *pat, struct qcore_error *err)
+{
+    size_t len = strlen(pat);
+    int repeats = 0;
+    bool in_bracket = false;
+    if (len > QCORE_MAX_PATTERN_LEN)
+        return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
+                               "pattern longer than %d bytes", QCORE_MAX_PATTERN_LEN);
+    for (size_t i = 0; i < len; i++) {
+        char c = pat[i];
+        if (c == '\\') {
+            i++; /* the escaped character is a literal */
+            continue;
+        }
+        if (in_bracket) {
+            in_bracket = c != ']';
+            continue;
+        }
+        if (c == '[') {
+            in_bracket = true;
+            if (pat[i + 1] == '^')
+                i++;
+            if (pat[i + 1] == ']')
+                i++; /* a leading ']' is a member */
+            continue;
+        }
+        if (c != '*' && c != '+' && c != '?' && c != '{')
+            continue;
+        repeats++;
+        if (c == '{') {
+            /* {m}, {m,}, {m,n}: every count bounded */
+            unsigned long v = 0;
+            for (i++; i < len && pat[i] != '}'; i++) {
+                if (pat[i] >= '0' && pat[i] <= '9') {
+                    v = v * 10 + (unsigned long)(pat[i] - '0');
+                    if (v > QCORE_MAX_PATTERN_BOUND)
+                        break;
+                } else {
+                    v = 0;
+                }
+            }
+            if (v > QCORE_MAX_PATTERN_BOUND)
+                return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
+                                       "pattern '%.64s': repeat counts above %d are not allowed",
+                                       pat, QCORE_MAX_PATTERN_BOUND);
+        }
+    }
+    if (repeats > QCORE_MAX_PATTERN_REPEATS)
+        return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
+                               "pattern '%.64s' has %d repetition operators (at most %d)", pat,
+                               repeats, QCORE_MAX_PATTERN_REPEATS);
+    return 0;
+}
+
 struct compiled_override {
     regex_t re;
     int type;
@@ -330,7 +384,14 @@ static int compile_overrides(const struct qcore_plan_opts *o, struct compiled_ov
                                    "override '%s': type %s cannot be produced",
                                    o->overrides[i].pattern, tr ? tr->name : "?");
         }
-        int rc = regcomp(&co[i].re, o->overrides[i].pattern, REG_EXTENDED | REG_NOSUB);
+        int rc = qcore_pattern_check(o->overrides[i].pattern, err);
+        if (rc != 0) {
+            for (size_t j = 0; j < i; j++)
+                regfree(&co[j].re);
+            free(co);
+            return rc;
+        }
+        rc = regcomp(&co[i].re, o->overrides[i].pattern, REG_EXTENDED | REG_NOSUB);
         if (rc != 0) {
             char why[128];
             regerror(rc, &co[i].re, why, sizeof why);
@@ -462,7 +523,12 @@ static int compile_ignore(const struct qcore_plan_opts *o, struct ignore_set *ig
     if (!ig->re)
         return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
     for (size_t i = 0; i < ig->n; i++) {
-        int rc = regcomp(&ig->re[i], ig->pat[i], REG_EXTENDED | REG_NOSUB);
+        int rc = qcore_pattern_check(ig->pat[i], err);
+        if (rc != 0) {
+            ig->n = i;
+            return rc;
+        }
+        rc = regcomp(&ig->re[i], ig->pat[i], REG_EXTENDED | REG_NOSUB);
         if (rc != 0) {
             char why[128];
             regerror(rc, &ig->re[i], why, sizeof why);

@@ -125,6 +125,15 @@ struct qcore_plan {
     char *quant_config;              /* compressed-tensors plans: the config JSON text */
 };
 
+/* Whether a user-supplied tensor-name pattern is cheap enough to compile:
+ * at most QCORE_MAX_PATTERN_LEN bytes, at most QCORE_MAX_PATTERN_REPEATS
+ * repetition operators (* + ? {m,n}) and bounded repeats of at most
+ * QCORE_MAX_PATTERN_BOUND. glibc's regcomp grows exponentially with stacked
+ * repetitions (".*++++++++++++" takes seconds and hundreds of MB), so
+ * patterns from the network are checked before they reach it.
+ * Returns 0, or QCORE_EINVAL with err naming the reason. Thread-safe. */
+int qcore_pattern_check(const char *pattern, struct qcore_error *err);
+
 /* Build the plan. Errors: QCORE_EINVAL (bad option, bad regex),
  * QCORE_EUNSUPPORTED (e.g. a name GGUF cannot hold, requantizing a
  * quantized tensor), QCORE_ENOMEM. */

@@ -729,15 +729,15 @@ static void print_kv(FILE *f, const struct qcore_kv *kv)
 
 static int print_cpu(void)
 {
-    const struct qcore_kernels *k = qcore_kernels_get();
-    printf("isa: %s\n", k->isa);
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    printf("cpu: avx2=%d fma=%d f16c=%d avx512f=%d avx512bw=%d avx512vl=%d\n",
-           !!__builtin_cpu_supports("avx2"), !!__builtin_cpu_supports("fma"),
-           !!__builtin_cpu_supports("f16c"), !!__builtin_cpu_supports("avx512f"),
-           !!__builtin_cpu_supports("avx512bw"), !!__builtin_cpu_supports("avx512vl"));
-#endif
+    static const char *const isas[] = {"scalar", "avx2", "avx512", "neon"};
+    const char *env = getenv("QUANTD_ISA");
+    printf("isa: %s%s%s%s\n", qcore_kernels_get()->isa, env ? " (QUANTD_ISA=" : "",
+           env ? env : "", env ? ")" : "");
+    printf("supported here:");
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
+        if (qcore_kernels_by_isa(isas[i]))
+            printf(" %s", isas[i]);
+    printf("\n");
     return 0;
 }
 

@@ -261,6 +261,36 @@ static void gguf_output_layout_is_dense_and_aligned(void **s)
     qcore_model_close(m);
 }
 
+/* Patterns that would make glibc's regcomp explode are refused up front. */
+static void costly_patterns_are_refused(void **s)
+{
+    (void)s;
+    struct qcore_error err = {0};
+    assert_int_equal(qcore_pattern_check("blk\\.[0-9]+\\.attn_(q|k)\\.weight$", &err), 0);
+    assert_int_equal(qcore_pattern_check("[*+?{]x*", &err), 0); /* bracket members are literals */
+    assert_int_equal(qcore_pattern_check(".*++++++++++++", &err), QCORE_EINVAL);
+    assert_non_null(strstr(err.msg, "repetition"));
+    assert_int_equal(qcore_pattern_check("a{1000}", &err), QCORE_EINVAL);
+    assert_int_equal(qcore_pattern_check("a{2,9999}", &err), QCORE_EINVAL);
+    assert_int_equal(qcore_pattern_check("a{2,16}", &err), 0);
+    char longp[400];
+    memset(longp, 'a', sizeof longp - 1);
+    longp[sizeof longp - 1] = '\0';
+    assert_int_equal(qcore_pattern_check(longp, &err), QCORE_EINVAL);
+    /* and the plan applies it */
+    struct qcore_model *m = NULL;
+    assert_int_equal(qcore_model_open(TINY, &m, NULL), 0);
+    struct qcore_plan_opts o;
+    qcore_plan_opts_init(&o);
+    struct qcore_override ov[] = {{".*+++++++++++", QCORE_TYPE_Q8_0}};
+    o.overrides = ov;
+    o.n_overrides = 1;
+    struct qcore_plan *p = NULL;
+    assert_int_equal(qcore_plan_build(m, &o, &p, &err), QCORE_EINVAL);
+    assert_null(p);
+    qcore_model_close(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +302,7 @@ int main(void)
         cmocka_unit_test(pure_overrides_and_options),
         cmocka_unit_test(shape_fallback_is_reported),
         cmocka_unit_test(gguf_output_layout_is_dense_and_aligned),
+        cmocka_unit_test(costly_patterns_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
