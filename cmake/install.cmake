@@ -1,53 +1,39 @@
 # cmake/install.cmake — what `cmake --install` (and `make install`) puts
-# where, relative to CMAKE_INSTALL_PREFIX (default /usr/local):
+# where, for the prefix given at configure time or to `cmake --install
+# --prefix` (default /usr/local):
 #
-#   bin/quantd                            the binary (server/CMakeLists.txt)
-#   SYSCONFDIR/quantd/quantd.conf         config; an existing one is kept
-#   SYSCONFDIR/quantd/quantd.conf.dist    the shipped config, always
-#   lib/systemd/system/quantd.service     the hardened unit (QD_SYSTEMD_UNITDIR)
-#   share/man/man1/quantd.1               the manual
-#   share/doc/quantd/                     operations guide, API, report schema
+#   PREFIX/bin/quantd                         the binary (server/CMakeLists.txt)
+#   SYSCONFDIR/quantd/quantd.conf             the config; an existing one is kept
+#   SYSCONFDIR/quantd/quantd.conf.dist        the shipped config, always refreshed
+#   PREFIX/lib/systemd/system/quantd.service  the hardened unit (QD_SYSTEMD_UNITDIR)
+#   PREFIX/share/man/man1/quantd.1            the manual
+#   PREFIX/share/doc/quantd/                  operations guide, API, report schema
 #
-# SYSCONFDIR is /usr/local/etc for the default prefix and /etc for /usr.
+# SYSCONFDIR follows GNUInstallDirs: /etc for the prefix /usr, /etc/opt/...
+# for /opt/..., PREFIX/etc otherwise (so /usr/local/etc by default).
 # DESTDIR stages an install: DESTDIR=/tmp/stage cmake --install build.
 include_guard(GLOBAL)
 
 set(QD_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING
-    "where systemd units go, relative to CMAKE_INSTALL_PREFIX (or absolute)")
+    "where systemd units go, relative to the install prefix (or absolute)")
 
-# The checked-in unit names the default-prefix paths; rewrite them for this
-# prefix so the installed unit runs the installed binary and config.
-set(_qd_unit_src "${PROJECT_SOURCE_DIR}/systemd/quantd.service")
-set_property(DIRECTORY "${PROJECT_SOURCE_DIR}" APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
-             "${_qd_unit_src}")
-file(READ "${_qd_unit_src}" _qd_unit)
-string(REPLACE "/usr/local/bin/quantd" "${CMAKE_INSTALL_FULL_BINDIR}/quantd" _qd_unit "${_qd_unit}")
-string(REPLACE "/usr/local/etc/quantd" "${CMAKE_INSTALL_FULL_SYSCONFDIR}/quantd" _qd_unit "${_qd_unit}")
-string(REPLACE "/usr/local/share/doc/quantd" "${CMAKE_INSTALL_FULL_DOCDIR}" _qd_unit "${_qd_unit}")
-file(CONFIGURE OUTPUT "${PROJECT_BINARY_DIR}/systemd/quantd.service" CONTENT "${_qd_unit}"
-     @ONLY)
-install(FILES "${PROJECT_BINARY_DIR}/systemd/quantd.service"
-        DESTINATION "${QD_SYSTEMD_UNITDIR}" COMPONENT daemon)
-
-# quantd.conf is the operator's file: install it only when there is none,
-# so a reinstall never drops local edits; quantd.conf.dist is always fresh.
-install(FILES "${PROJECT_SOURCE_DIR}/config/quantd.conf"
-        DESTINATION "${CMAKE_INSTALL_SYSCONFDIR}/quantd" RENAME quantd.conf.dist
-        COMPONENT daemon)
+# The unit and the config need absolute paths of the final prefix, which
+# `cmake --install --prefix` may change after configuration: a script run
+# at install time resolves them (cmake/install_units.cmake).
 install(CODE "
-  set(_qd_conf \"\$ENV{DESTDIR}${CMAKE_INSTALL_FULL_SYSCONFDIR}/quantd/quantd.conf\")
-  if(EXISTS \"\${_qd_conf}\")
-    message(STATUS \"Keeping: \${_qd_conf}\")
-  else()
-    file(INSTALL DESTINATION \"${CMAKE_INSTALL_FULL_SYSCONFDIR}/quantd\" TYPE FILE
-         FILES \"${PROJECT_SOURCE_DIR}/config/quantd.conf\")
-  endif()" COMPONENT daemon)
+  set(QD_SOURCE_DIR \"${PROJECT_SOURCE_DIR}\")
+  set(QD_BINARY_DIR \"${PROJECT_BINARY_DIR}\")
+  set(QD_BINDIR \"${CMAKE_INSTALL_BINDIR}\")
+  set(QD_SYSCONFDIR \"${CMAKE_INSTALL_SYSCONFDIR}\")
+  set(QD_DOCDIR \"${CMAKE_INSTALL_DOCDIR}\")
+  set(QD_SYSTEMD_UNITDIR \"${QD_SYSTEMD_UNITDIR}\")
+  include(\"${PROJECT_SOURCE_DIR}/cmake/install_units.cmake\")" COMPONENT daemon)
 
 install(FILES "${PROJECT_SOURCE_DIR}/docs/quantd.1"
         DESTINATION "${CMAKE_INSTALL_MANDIR}/man1" COMPONENT daemon)
 
 set(_qd_docs "")
-foreach(_f docs/operations.md docs/api.md docs/report.md api/openapi.yaml)
+foreach(_f docs/operations.md docs/api.md docs/api-examples.md docs/report.md api/openapi.yaml)
   if(EXISTS "${PROJECT_SOURCE_DIR}/${_f}")
     list(APPEND _qd_docs "${PROJECT_SOURCE_DIR}/${_f}")
   endif()
