@@ -430,6 +430,9 @@ def write_seeds(out):
                       "quantized.gguf": gguf(tensors=[("w", [32, 2], T_Q8_0), ("v", [256], T_Q4_K)],
                                              data=b"\0" * 256)},
         "fuzz_gguf_roundtrip": {"tiny.gguf": g, "q4k.gguf": q4,
+                                # found by this target: a 1 GiB alignment (now ELIMIT)
+                                "regress-alignment-1gib.gguf":
+                                    gguf(kvs=[kv("general.alignment", U32, 1 << 30)], tensors=[]),
                                 "arrays.gguf": gguf(kvs=[kv_array("a", U8, [1, 2, 3]),
                                                          kv_array("b", BOOL, [0, 1]),
                                                          kv("c", F64, 1.5), kv("d", I64, -3)],
@@ -438,11 +441,15 @@ def write_seeds(out):
                              "bf16.safetensors": st(tensors=[("w", "BF16", [4, 32]),
                                                              ("i", "I32", [3])]),
                              "truncated.safetensors": s[:50]},
-        "fuzz_quant": {"ramp.bin": b"".join(struct.pack("<f", (i - 128) / 7.0) for i in range(512)),
-                       "specials.bin": struct.pack("<8f", float("nan"), float("inf"),
-                                                   -float("inf"), 0.0, -0.0, 1e-45, 3.4e38,
-                                                   65504.0) * 32,
-                       "payload.bin": payload(1024)},
+        # first byte: 12 = every quantizer and the half conversions
+        "fuzz_quant": {"ramp.bin": b"\x0c" + b"".join(struct.pack("<f", (i - 128) / 7.0)
+                                                     for i in range(256)),
+                       "specials.bin": b"\x0c" + struct.pack("<8f", float("nan"), float("inf"),
+                                                             -float("inf"), 0.0, -0.0, 1e-45,
+                                                             3.4e38, 65504.0) * 32,
+                       "payload.bin": b"\x0c" + payload(1024),
+                       "tiny-scale-q8_0.bin": b"\x00" + struct.pack("<32f", *([1.5e-4] * 32)),
+                       "huge-q4_1.bin": b"\x03" + struct.pack("<32f", *([3e38, -3e38] * 16))},
         "fuzz_request": {"route-job": b"\x00/v1/jobs/j0123456789abcdef/artifacts/model.gguf",
                          "route-model": b"\x00/v1/models/tiny/shard-00001.safetensors",
                          "query": b"\x01scheme=Q4_K_M&format=gguf&wait=30&dry_run=true",
