@@ -16,7 +16,7 @@ enum qd_method qd_route_method(const char *m)
 bool qd_name_valid(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > QD_MAX_NAME_LEN || s[0] == '.')
+    if (n == 0 || n > QD_MAX_NAME_LEN || s[0] == '.' || strstr(s, ".."))
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
@@ -96,6 +96,11 @@ static int match_v1(int n, char seg[SEG_MAX][QD_MAX_NAME_LEN + 1], struct qd_rou
         }
         return -1;
     }
+    if (strcmp(seg[1], "models") == 0 && (n == 3 || n == 4) &&
+        (!qd_name_valid(seg[2]) || (n == 4 && !qd_name_valid(seg[3])))) {
+        r->bad_name = true; /* answered with 400 rather than 404 */
+        return -1;
+    }
     if (strcmp(seg[1], "models") == 0 && (n == 3 || n == 4) && qd_name_valid(seg[2])) {
         memcpy(r->name, seg[2], strlen(seg[2]) + 1);
         if (n == 3) {
@@ -118,8 +123,11 @@ int qd_route_match(const char *path, struct qd_route *r)
         return -1;
     char seg[SEG_MAX][QD_MAX_NAME_LEN + 1];
     int n = split(path, seg);
-    if (n <= 0)
+    if (n <= 0) {
+        /* e.g. a name longer than QD_MAX_NAME_LEN */
+        r->bad_name = n < 0 && strncmp(path, "/v1/models/", 11) == 0;
         return -1;
+    }
     if (n == 1) {
         if (strcmp(seg[0], "livez") == 0) r->id = QD_R_LIVEZ;
         else if (strcmp(seg[0], "readyz") == 0) r->id = QD_R_READYZ;
@@ -127,7 +135,9 @@ int qd_route_match(const char *path, struct qd_route *r)
         return r->id == QD_R_NONE ? -1 : 0;
     }
     if (strcmp(seg[0], "v1") != 0 || match_v1(n, seg, r) != 0) {
-        r->id = QD_R_NONE;
+        bool bad = r->bad_name;
+        memset(r, 0, sizeof *r);
+        r->bad_name = bad;
         return -1;
     }
     return 0;

@@ -39,6 +39,7 @@ struct qd_route {
     char job[QD_JOB_ID_LEN + 1];        /* job id, when the path has one */
     char name[QD_MAX_NAME_LEN + 1];     /* model or artifact name */
     char file[QD_MAX_NAME_LEN + 1];     /* shard file name */
+    bool bad_name;  /* id NONE: a /v1/models/... path whose name is not valid */
 };
 
 /* Method name -> enum (QD_M_OTHER when unknown). */
@@ -64,7 +65,8 @@ bool qd_route_public(enum qd_route_id id);
 bool qd_route_streams_body(enum qd_route_id id, enum qd_method m, bool json_body);
 
 /* A model/artifact/shard name: 1..QD_MAX_NAME_LEN of [A-Za-z0-9._-],
- * not starting with '.'. */
+ * not starting with '.', no "..": never a path, never a hidden or temp
+ * file of the spool. */
 bool qd_name_valid(const char *s);
 
 /* A job id as made by the daemon: 'j' + 16 lower-case hex digits. */

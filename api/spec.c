@@ -9,7 +9,9 @@
 #include <strings.h>
 
 #include "api/route.h"
+#include "core/ctq.h"
 #include "core/formats/model.h"
+#include "core/plan.h"
 #include "core/types.h"
 
 void qd_spec_init(struct qd_spec *s)
@@ -39,6 +41,14 @@ void qd_spec_cleanup(struct qd_spec *s)
 static enum qd_problem set_scheme(struct qd_spec *s, const char *name, char *d, size_t dl)
 {
     enum qcore_ftype ft;
+    enum qcore_ct_scheme cs;
+    if (name && qcore_ct_scheme_from_name(name, &cs) == 0 && qcore_ct_scheme_name(cs)) {
+        /* As the CLI: a compressed-tensors scheme first (int8, W4A16...). */
+        s->ct_scheme = (int)cs;
+        snprintf(s->scheme, sizeof s->scheme, "%s", qcore_ct_scheme_name(cs));
+        return QD_P_NONE;
+    }
+    s->ct_scheme = QCORE_CT_NONE;
     if (!name || qcore_ftype_from_name(name, &ft) != 0 || !qcore_ftype_name(ft)) {
         snprintf(d, dl, "unknown scheme '%.64s' (see GET /v1/capabilities)", name ? name : "");
         return QD_P_UNKNOWN_SCHEME;
@@ -57,6 +67,54 @@ static enum qd_problem set_format(struct qd_spec *s, const char *f, char *d, siz
     } else {
         snprintf(d, dl, "output format '%.32s' is not gguf or safetensors", f);
         return QD_P_INVALID_SPEC;
+    }
+    s->format_set = true;
+    return QD_P_NONE;
+}
+
+/* group_size: "channel" or 1..QCORE_CT_MAX_GROUP (as --group-size). */
+static enum qd_problem set_group_text(struct qd_spec *s, const char *v, char *d, size_t dl)
+{
+    if (strcasecmp(v, "channel") == 0) {
+        s->group_size = QCORE_GROUP_CHANNEL;
+        return QD_P_NONE;
+    }
+    errno = 0;
+    char *end = NULL;
+    long long g = strtoll(v, &end, 10);
+    if (errno || end == v || *end != '\0' || g < 1 || g > QCORE_CT_MAX_GROUP) {
+        snprintf(d, dl, "group_size must be 1..%d or \"channel\"", QCORE_CT_MAX_GROUP);
+        return QD_P_INVALID_SPEC;
+    }
+    s->group_size = (int64_t)g;
+    return QD_P_NONE;
+}
+
+/* Rules across fields, checked once everything is parsed (the same as the
+ * CLI's): int schemes write safetensors; group_size and overrides to an int
+ * scheme need one. */
+static enum qd_problem finalize(struct qd_spec *s, char *d, size_t dl)
+{
+    if (s->ct_scheme != QCORE_CT_NONE) {
+        if (s->format_set && s->out_format != QCORE_FORMAT_SAFETENSORS) {
+            snprintf(d, dl, "scheme %s writes safetensors (the compressed-tensors layout), "
+                            "not gguf", s->scheme);
+            return QD_P_INVALID_SPEC;
+        }
+        s->out_format = QCORE_FORMAT_SAFETENSORS;
+        return QD_P_NONE;
+    }
+    if (s->group_size != QCORE_GROUP_DEFAULT) {
+        snprintf(d, dl, "group_size applies to the int8, int4, int8-asym, int4-asym and fp8 "
+                        "schemes");
+        return QD_P_INVALID_SPEC;
+    }
+    for (size_t i = 0; i < s->n_overrides; i++) {
+        if (s->overrides[i].type >= QCORE_OVERRIDE_CT_BASE) {
+            snprintf(d, dl, "overrides[%zu]: a compressed-tensors type needs an int or fp8 "
+                            "scheme", i);
+            return QD_P_INVALID_SPEC;
+        }
     }
     return QD_P_NONE;
 }
@@ -90,6 +148,9 @@ enum qd_problem qd_spec_from_query(struct qd_spec *s, qd_query_get_fn get, void 
     const char *f = get(ud, "format");
     if (f && (p = set_format(s, f, d, dl)) != QD_P_NONE)
         return p;
+    const char *g = get(ud, "group_size");
+    if (g && (p = set_group_text(s, g, d, dl)) != QD_P_NONE)
+        return p;
     const char *w = get(ud, "wait");
     if (w) {
         errno = 0;
@@ -111,13 +172,18 @@ enum qd_problem qd_spec_from_query(struct qd_spec *s, qd_query_get_fn get, void 
         snprintf(d, dl, "pure must be true or false");
         return QD_P_INVALID_SPEC;
     }
-    return QD_P_NONE;
+    return finalize(s, d, dl);
 }
 
 static int regex_ok(const char *pat, char *d, size_t dl)
 {
     if (strlen(pat) > QD_MAX_PATTERN_LEN) {
         snprintf(d, dl, "pattern longer than %d bytes", QD_MAX_PATTERN_LEN);
+        return -1;
+    }
+    struct qcore_error e = {0};
+    if (qcore_pattern_check(pat, &e) != 0) {
+        snprintf(d, dl, "%s", e.msg);
         return -1;
     }
     regex_t re;
@@ -148,18 +214,24 @@ static enum qd_problem parse_overrides(struct qd_spec *s, json_t *arr, char *d, 
         const char *m = json_string_value(json_object_get(o, "match"));
         const char *t = json_string_value(json_object_get(o, "type"));
         enum qcore_type ty;
+        enum qcore_ct_scheme cs;
         if (!m || !t) {
             snprintf(d, dl, "overrides[%zu] needs string 'match' and 'type'", i);
             return QD_P_INVALID_SPEC;
         }
-        if (qcore_type_from_name(t, &ty) != 0) {
+        int type;
+        if (qcore_ct_scheme_from_name(t, &cs) == 0) {
+            type = QCORE_OVERRIDE_CT(cs);
+        } else if (qcore_type_from_name(t, &ty) == 0) {
+            type = (int)ty;
+        } else {
             snprintf(d, dl, "overrides[%zu]: unknown type '%.32s'", i, t);
             return QD_P_UNKNOWN_SCHEME;
         }
         if (regex_ok(m, d, dl) != 0)
             return QD_P_INVALID_SPEC;
         s->overrides[i].pattern = strdup(m);
-        s->overrides[i].type = (int)ty;
+        s->overrides[i].type = type;
         s->n_overrides = i + 1;
         if (!s->overrides[i].pattern)
             return QD_P_INTERNAL;
@@ -194,8 +266,8 @@ static enum qd_problem parse_ignore(struct qd_spec *s, json_t *arr, char *d, siz
     return QD_P_NONE;
 }
 
-static const char *const known_keys[] = {"model", "scheme", "type", "overrides", "ignore",
-                                         "output", "dry_run", "pure", NULL};
+static const char *const known_keys[] = {"model", "scheme", "type", "group_size", "overrides",
+                                         "ignore", "output", "dry_run", "pure", NULL};
 
 static enum qd_problem check_keys(json_t *root, char *d, size_t dl)
 {
@@ -240,11 +312,24 @@ static enum qd_problem spec_fields(struct qd_spec *s, json_t *root, bool need_mo
     }
     if ((p = set_scheme(s, json_string_value(sc), d, dl)) != QD_P_NONE)
         return p;
+    json_t *gs = json_object_get(root, "group_size");
+    if (json_is_integer(gs)) {
+        char num[32];
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(gs));
+        if ((p = set_group_text(s, num, d, dl)) != QD_P_NONE)
+            return p;
+    } else if (json_is_string(gs)) {
+        if ((p = set_group_text(s, json_string_value(gs), d, dl)) != QD_P_NONE)
+            return p;
+    } else if (gs && !json_is_null(gs)) {
+        snprintf(d, dl, "group_size must be a number or \"channel\"");
+        return QD_P_INVALID_SPEC;
+    }
     json_t *ov = json_object_get(root, "overrides");
     if (ov && (p = parse_overrides(s, ov, d, dl)) != QD_P_NONE)
         return p;
     json_t *ig = json_object_get(root, "ignore");
-    if (ig && (p = parse_ignore(s, ig, d, dl)) != QD_P_NONE)
+    if (ig && !json_is_null(ig) && (p = parse_ignore(s, ig, d, dl)) != QD_P_NONE)
         return p;
     json_t *out = json_object_get(root, "output");
     if (out) {
@@ -264,7 +349,7 @@ static enum qd_problem spec_fields(struct qd_spec *s, json_t *root, bool need_mo
     }
     s->dry_run = dr && json_is_true(dr);
     s->pure = pu && json_is_true(pu);
-    return QD_P_NONE;
+    return finalize(s, d, dl);
 }
 
 enum qd_problem qd_spec_from_json(struct qd_spec *s, const char *body, size_t len,
@@ -294,15 +379,26 @@ json_t *qd_spec_to_json(const struct qd_spec *s)
         return NULL;
     json_object_set_new(o, "model", s->model[0] ? json_string(s->model) : json_null());
     json_object_set_new(o, "scheme", json_string(s->scheme));
+    json_object_set_new(o, "group_size",
+                        s->group_size == QCORE_GROUP_CHANNEL ? json_string("channel")
+                        : s->group_size > 0 ? json_integer((json_int_t)s->group_size)
+                                            : json_null());
     json_t *ov = json_array();
     for (size_t i = 0; i < s->n_overrides; i++) {
-        const struct qcore_type_traits *t = qcore_type_traits(s->overrides[i].type);
+        int ty = s->overrides[i].type;
+        const char *tn;
+        if (ty >= QCORE_OVERRIDE_CT_BASE) {
+            tn = qcore_ct_scheme_name((enum qcore_ct_scheme)(ty - QCORE_OVERRIDE_CT_BASE));
+        } else {
+            const struct qcore_type_traits *t = qcore_type_traits(ty);
+            tn = t ? t->name : NULL;
+        }
         json_array_append_new(ov, json_pack("{s:s, s:s}", "match", s->overrides[i].pattern,
-                                             "type", t ? t->name : "?"));
+                                             "type", tn ? tn : "?"));
     }
     json_object_set_new(o, "overrides", ov);
-    json_t *ig = json_array();
-    for (size_t i = 0; i < s->n_ignore; i++)
+    json_t *ig = s->ignore ? json_array() : json_null();
+    for (size_t i = 0; s->ignore && i < s->n_ignore; i++)
         json_array_append_new(ig, json_string(s->ignore[i]));
     json_object_set_new(o, "ignore", ig);
     json_object_set_new(o, "output", json_pack("{s:s}", "format", qd_spec_format_ext(s->out_format)));

@@ -8,7 +8,9 @@
 #include <time.h>
 
 #include "config/limits.h"
+#include "core/ctq.h"
 #include "core/formats/model.h"
+#include "core/plan.h"
 #include "core/types.h"
 
 static json_t *time_or_null(double t)
@@ -63,13 +65,13 @@ json_t *qd_view_job(const struct qd_job_view *v)
                                                   "size", (json_int_t)v->input_size));
     json_object_set_new(o, "report", v->summary ? json_deep_copy(v->summary) : json_null());
     json_t *arts = json_array();
-    if (v->artifact) {
+    for (size_t i = 0; i < v->n_artifacts; i++) {
+        const struct qd_artifact *a = &v->artifacts[i];
         char url[256];
-        snprintf(url, sizeof url, "%s/artifacts/%s", base, v->artifact);
-        json_array_append_new(arts, json_pack("{s:s, s:I, s:s, s:s}", "name", v->artifact,
-                                              "size", (json_int_t)v->artifact_size, "sha256",
-                                              v->artifact_sha256 ? v->artifact_sha256 : "",
-                                              "url", url));
+        snprintf(url, sizeof url, "%s/artifacts/%s", base, a->name);
+        json_array_append_new(arts, json_pack("{s:s, s:I, s:s, s:s}", "name", a->name, "size",
+                                              (json_int_t)a->size, "sha256", a->sha256, "url",
+                                              url));
     }
     json_object_set_new(o, "artifacts", arts);
     json_object_set_new(o, "error", v->error_type
@@ -84,11 +86,43 @@ json_t *qd_view_job(const struct qd_job_view *v)
     return o;
 }
 
+/* The compressed-tensors schemes (safetensors output): names, aliases,
+ * default group sizes, the default ignore list. */
+static json_t *ct_capabilities(void)
+{
+    json_t *names = json_array(), *aliases = json_object(), *groups = json_object();
+    json_t *ignore = json_array();
+    for (const char *const *n = qcore_ct_scheme_names(); n && *n; n++) {
+        enum qcore_ct_scheme cs;
+        if (qcore_ct_scheme_from_name(*n, &cs) != 0)
+            continue;
+        const char *canon = qcore_ct_scheme_name(cs);
+        if (strcmp(canon, *n) != 0) {
+            json_object_set_new(aliases, *n, json_string(canon));
+            continue;
+        }
+        json_array_append_new(names, json_string(canon));
+        int64_t g = qcore_ct_scheme_default_group(cs);
+        json_object_set_new(groups, canon, g > 0 ? json_integer((json_int_t)g)
+                                                 : json_string("channel"));
+    }
+    for (const char *const *p = qcore_plan_default_ignore(); p && *p; p++)
+        json_array_append_new(ignore, json_string(*p));
+    return json_pack("{s:o, s:o, s:s, s:s, s:o, s:I, s:o}", "schemes", names, "aliases", aliases,
+                     "output_format", "safetensors", "layout", "compressed-tensors",
+                     "default_group_size", groups, "max_group_size",
+                     (json_int_t)QCORE_CT_MAX_GROUP, "default_ignore", ignore);
+}
+
 json_t *qd_view_capabilities(const struct qd_caps_view *c)
 {
     json_t *schemes = json_array();
     for (const char *const *n = qcore_ftype_names(); n && *n; n++)
         json_array_append_new(schemes, json_string(*n));
+    json_t *ct = ct_capabilities();
+    json_t *cts = json_object_get(ct, "schemes");
+    for (size_t i = 0; i < json_array_size(cts); i++)
+        json_array_append(schemes, json_array_get(cts, i));
     json_t *types = json_array();
     for (int t = 0; t < QCORE_GGML_TYPE_COUNT; t++) {
         const struct qcore_type_traits *tr = qcore_type_traits(t);
@@ -96,14 +130,16 @@ json_t *qd_view_capabilities(const struct qd_caps_view *c)
             json_array_append_new(types, json_string(tr->name));
     }
     return json_pack(
-        "{s:s, s:s, s:{s:[s,s], s:[s,s]}, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:b}",
+        "{s:s, s:s, s:{s:[s,s,s], s:[s,s,s]}, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I, s:I, s:I}, s:b}",
         "version", c->version, "isa", c->isa ? c->isa : "unknown", "formats", "input", "gguf",
-        "safetensors", "output", "gguf", "safetensors", "schemes", schemes, "tensor_types",
-        types, "limits", "max_upload_bytes", (json_int_t)c->max_upload_bytes,
-        "max_queued_jobs", (json_int_t)c->max_queued_jobs, "max_running_jobs",
-        (json_int_t)c->max_running_jobs, "threads", (json_int_t)c->threads, "max_wait_s",
-        (json_int_t)c->max_wait_s, "chunk_bytes", (json_int_t)c->chunk_bytes, "max_json_body",
-        (json_int_t)QD_MAX_JSON_BODY, "auth", c->auth);
+        "safetensors", "hf-folder", "output", "gguf", "safetensors", "hf-folder", "schemes",
+        schemes, "compressed_tensors", ct, "tensor_types", types, "limits", "max_upload_bytes",
+        (json_int_t)c->max_upload_bytes, "max_queued_jobs", (json_int_t)c->max_queued_jobs,
+        "max_running_jobs", (json_int_t)c->max_running_jobs, "threads", (json_int_t)c->threads,
+        "max_wait_s", (json_int_t)c->max_wait_s, "chunk_bytes", (json_int_t)c->chunk_bytes,
+        "max_json_body", (json_int_t)QD_MAX_JSON_BODY, "max_folder_files",
+        (json_int_t)QD_MAX_SHARDS, "max_name_len", (json_int_t)QD_MAX_NAME_LEN, "auth", c->auth);
 }
 
 static int parse_u64(const char *s, const char **end, uint64_t *out)

@@ -7,7 +7,17 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "config/limits.h"
+
+/* One downloadable file of a job (a folder job has several). */
+struct qd_artifact {
+    char name[QD_MAX_NAME_LEN + 1];
+    uint64_t size;
+    char sha256[65];
+};
 
 struct qd_job_view {
     const char *id;
@@ -16,9 +26,8 @@ struct qd_job_view {
     uint64_t tensors_done, tensors_total, bytes_done, bytes_total;
     const json_t *request;      /* borrowed: the spec as JSON */
     const json_t *summary;      /* borrowed: report summary, or NULL */
-    const char *artifact;       /* artifact name, or NULL */
-    uint64_t artifact_size;
-    const char *artifact_sha256;
+    const struct qd_artifact *artifacts; /* borrowed; n_artifacts of them */
+    size_t n_artifacts;
     const char *error_type;     /* problem type, or NULL */
     const char *error_detail;
     const char *input_sha256;   /* of the model the job read, or NULL */

@@ -12,7 +12,8 @@
 #define QD_MAX_OVERRIDES 256
 /* One regex pattern (bytes). */
 #define QD_MAX_PATTERN_LEN 1024
-/* Model names and shard file names in URLs: [A-Za-z0-9._-], not "." or "..". */
+/* Model names and shard file names in URLs: [A-Za-z0-9._-], not starting
+ * with ".", no ".." (api/route.c qd_name_valid). */
 #define QD_MAX_NAME_LEN 128
 /* Shard files of one sharded model folder. */
 #define QD_MAX_SHARDS 4096
@@ -36,9 +37,16 @@
 /* Chunks in flight on the pool, per pool thread: keeps every thread busy
  * while a finished chunk's completion waits for the loop thread. */
 #define QD_INFLIGHT_PER_THREAD 2
+/* Nice value of the pool threads while they quantize (the loop thread
+ * keeps 0): API latency under a full pool (docs/threads.md). */
+#define QD_WORKER_NICE 10
 /* Largest accepted wait= (seconds), whatever max_wait says. */
 #define QD_MAX_WAIT_S 3600
 /* Largest pool size libuv accepts (UV_THREADPOOL_SIZE is capped at 1024). */
 #define QD_MAX_THREADS 1024
+/* Slowest average request body we keep reading (bytes/s), after a grace of
+ * connection_timeout: a client trickling its body (slowloris) is cut off,
+ * while a real upload over a slow link (>= 8 kbit/s) is not. */
+#define QD_MIN_BODY_RATE 1024u
 
 #endif

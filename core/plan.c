@@ -21,6 +21,9 @@
 #include "core/formats/gguf.h"
 #include "core/formats/safetensors.h"
 
+#define QD_STR2(x) #x
+#define QD_STR(x) QD_STR2(x)
+
 void qcore_plan_opts_init(struct qcore_plan_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -298,57 +301,79 @@ static int cmp_llama_order(const void *a, const void *b)
 
 /* ---- building --------------------------------------------------------- */
 
+/* Read a bounded repeat "{m}", "{m,}" or "{m,n}" starting at pat[*i] == '{';
+ * leaves *i on the '}'. Returns the largest count, or -1 if unterminated. */
+static long repeat_bound(const char *pat, size_t len, size_t *i)
+{
+    long v = 0, max = 0;
+    for ((*i)++; *i < len && pat[*i] != '}'; (*i)++) {
+        if (pat[*i] >= '0' && pat[*i] <= '9') {
+            if (v <= 100000)
+                v = v * 10 + (pat[*i] - '0');
+        } else {
+            v = 0;
+        }
+        if (v > max)
+            max = v;
+    }
+    return *i < len ? max : -1;
+}
+
 int qcore_pattern_check(const char *pat, struct qcore_error *err)
 {
+    enum { MAX_DEPTH = 16 };
+    bool group_rep[MAX_DEPTH + 1] = {false}; /* a group holds a repetition */
+    int depth = 0, repeats = 0;
+    enum { T_ATOM, T_REPEAT, T_CLOSE_REP, T_OTHER } prev = T_OTHER;
     size_t len = strlen(pat);
-    int repeats = 0;
-    bool in_bracket = false;
+    const char *why = NULL;
+
     if (len > QCORE_MAX_PATTERN_LEN)
         return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
                                "pattern longer than %d bytes", QCORE_MAX_PATTERN_LEN);
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = 0; i < len && !why; i++) {
         char c = pat[i];
         if (c == '\\') {
-            i++; /* the escaped character is a literal */
-            continue;
-        }
-        if (in_bracket) {
-            in_bracket = c != ']';
-            continue;
-        }
-        if (c == '[') {
-            in_bracket = true;
-            if (pat[i + 1] == '^')
+            if (pat[i + 1] >= '1' && pat[i + 1] <= '9')
+                why = "back-references are not allowed";
+            i++;
+            prev = T_ATOM;
+        } else if (c == '[') {
+            /* a bracket expression is one atom; its members are literals */
+            i++;
+            if (pat[i] == '^')
                 i++;
-            if (pat[i + 1] == ']')
-                i++; /* a leading ']' is a member */
-            continue;
-        }
-        if (c != '*' && c != '+' && c != '?' && c != '{')
-            continue;
-        repeats++;
-        if (c == '{') {
-            /* {m}, {m,}, {m,n}: every count bounded */
-            unsigned long v = 0;
-            for (i++; i < len && pat[i] != '}'; i++) {
-                if (pat[i] >= '0' && pat[i] <= '9') {
-                    v = v * 10 + (unsigned long)(pat[i] - '0');
-                    if (v > QCORE_MAX_PATTERN_BOUND)
-                        break;
-                } else {
-                    v = 0;
-                }
-            }
-            if (v > QCORE_MAX_PATTERN_BOUND)
-                return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
-                                       "pattern '%.64s': repeat counts above %d are not allowed",
-                                       pat, QCORE_MAX_PATTERN_BOUND);
+            if (pat[i] == ']')
+                i++;
+            while (i < len && pat[i] != ']')
+                i++;
+            prev = T_ATOM;
+        } else if (c == '(') {
+            if (++depth > MAX_DEPTH)
+                why = "groups nested too deeply";
+            else
+                group_rep[depth] = false;
+            prev = T_OTHER;
+        } else if (c == ')' && depth > 0) {
+            prev = group_rep[depth] ? T_CLOSE_REP : T_ATOM;
+            depth--;
+        } else if (c == '*' || c == '+' || c == '?' || c == '{') {
+            if (c == '{' && repeat_bound(pat, len, &i) > QCORE_MAX_PATTERN_BOUND)
+                why = "repeat counts above " QD_STR(QCORE_MAX_PATTERN_BOUND) " are not allowed";
+            else if (prev == T_REPEAT)
+                why = "stacked repetition operators are not allowed";
+            else if (prev == T_CLOSE_REP)
+                why = "a repeated group may not itself contain a repetition";
+            else if (++repeats > QCORE_MAX_PATTERN_REPEATS)
+                why = "more than " QD_STR(QCORE_MAX_PATTERN_REPEATS) " repetition operators";
+            group_rep[depth] = true;
+            prev = T_REPEAT;
+        } else {
+            prev = c == '|' || c == '^' ? T_OTHER : T_ATOM;
         }
     }
-    if (repeats > QCORE_MAX_PATTERN_REPEATS)
-        return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
-                               "pattern '%.64s' has %d repetition operators (at most %d)", pat,
-                               repeats, QCORE_MAX_PATTERN_REPEATS);
+    if (why)
+        return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET, "pattern '%.64s': %s", pat, why);
     return 0;
 }
 

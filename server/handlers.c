@@ -247,6 +247,12 @@ static void begin_upload(struct qd_server *s, struct qd_req *r, struct hstate *h
             qd_http_reply_problem(r, QD_P_QUEUE_FULL, "the job queue is full", hdr);
             return;
         }
+    } else if (qd_jobs_uses_model(s->jobs, r->route.name)) {
+        /* a running job reads these files: replacing one under it would mix
+         * two versions of the model in one output */
+        qd_http_reply_problem(r, QD_P_JOB_NOT_DONE, "a queued or running job reads this model",
+                              NULL);
+        return;
     }
     const char *dg = qd_http_header(r, "Content-Digest");
     if (dg) {
@@ -278,6 +284,13 @@ static void on_begin(struct qd_req *r, void *ud)
     struct hstate *h = hs_of(r, s);
     if (!h) {
         qd_http_reply_problem(r, QD_P_INTERNAL, "out of memory", NULL);
+        return;
+    }
+    if (r->route.id == QD_R_NONE && r->route.bad_name) {
+        qd_http_reply_problem(r, QD_P_INVALID_SPEC,
+                              "model and file names are 1 to 128 characters of A-Z a-z 0-9 . _ -, "
+                              "not starting with '.' and without '..'",
+                              NULL);
         return;
     }
     if (r->route.id == QD_R_NONE) {
@@ -519,6 +532,18 @@ static int model_paths(struct qd_server *s, const char *name, char *dir, char *f
     return qd_spool_path(file, len, "%s/model", dir);
 }
 
+static size_t count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    if (!d)
+        return 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
 static void store_model(struct qd_server *s, struct qd_req *r, struct hstate *h)
 {
     char dir[QD_PATH_MAX], file[QD_PATH_MAX];
@@ -527,13 +552,27 @@ static void store_model(struct qd_server *s, struct qd_req *r, struct hstate *h)
         qd_http_reply_problem(r, QD_P_INVALID_SPEC, "name too long", NULL);
         return;
     }
+    if (qd_jobs_uses_model(s->jobs, r->route.name)) {
+        qd_http_reply_problem(r, QD_P_JOB_NOT_DONE, "a queued or running job reads this model",
+                              NULL);
+        return;
+    }
     if (!shard)
         qd_spool_remove(dir); /* PUT replaces */
     mkdir(dir, 0750);
     if (shard) {
         qd_spool_path(file, sizeof file, "%s/files", dir);
         mkdir(file, 0750);
+        size_t n_files = count_files(file);
         qd_spool_path(file, sizeof file, "%s/files/%s", dir, r->route.file);
+        struct stat st;
+        if (n_files >= QD_MAX_SHARDS && stat(file, &st) != 0) {
+            char detail[96];
+            snprintf(detail, sizeof detail, "a model folder holds at most %d files",
+                     QD_MAX_SHARDS);
+            qd_http_reply_problem(r, QD_P_UPLOAD_TOO_LARGE, detail, NULL);
+            return;
+        }
     }
     if (qd_spool_upload_commit(&h->up, file) != 0) {
         qd_http_reply_problem(r, QD_P_INTERNAL, "cannot store the model", NULL);
@@ -639,6 +678,15 @@ static void submit_json_job(struct qd_server *s, struct qd_req *r, struct hstate
             return;
         }
         snprintf(in.rel_path, sizeof in.rel_path, "models/%s/files", h->spec.model);
+        in.folder = true;
+        if (h->spec.format_set && h->spec.out_format != QCORE_FORMAT_SAFETENSORS) {
+            qd_http_reply_problem(r, QD_P_INVALID_SPEC,
+                                  "a model folder is quantized into a folder of safetensors "
+                                  "shards: output.format must be safetensors",
+                                  NULL);
+            return;
+        }
+        h->spec.out_format = QCORE_FORMAT_SAFETENSORS;
     }
     char id[QD_JOB_ID_LEN + 1], jdir[QD_PATH_MAX];
     if (qd_jobs_new_id(id) != 0 ||
@@ -799,12 +847,12 @@ static void get_artifact(struct qd_server *s, struct qd_req *r)
                               NULL);
         return;
     }
-    if (strcmp(qd_job_artifact_name(j), r->route.name) != 0) {
+    char path[QD_PATH_MAX];
+    const struct qd_artifact *art = qd_job_artifact(j, r->route.name, path, sizeof path);
+    if (!art) {
         qd_http_reply_problem(r, QD_P_NOT_FOUND, "no artifact of this name", NULL);
         return;
     }
-    char path[QD_PATH_MAX];
-    qd_job_artifact_path(j, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
@@ -815,7 +863,7 @@ static void get_artifact(struct qd_server *s, struct qd_req *r)
     }
     uint64_t size = (uint64_t)st.st_size;
     char etag[72], disp[QD_MAX_NAME_LEN + 40], crange[96];
-    snprintf(etag, sizeof etag, "\"%s\"", qd_job_artifact_sha256(j));
+    snprintf(etag, sizeof etag, "\"%s\"", art->sha256);
     snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", r->route.name);
     const char *inm = qd_http_header(r, "If-None-Match");
     if (inm && strcmp(inm, etag) == 0) {
@@ -847,6 +895,58 @@ static void get_artifact(struct qd_server *s, struct qd_req *r)
     qd_http_reply_fd(r, 200, fd, 0, size, "application/octet-stream", hdr);
 }
 
+/* A folder model: its files, from the meta-<file> records, sorted. */
+static int cmp_file(const void *a, const void *b)
+{
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "file"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "file"));
+    return strcmp(x ? x : "", y ? y : "");
+}
+
+static json_t *folder_json(const char *name, const char *dir)
+{
+    json_t *files = json_array();
+    uint64_t total = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        if (strncmp(e->d_name, "meta-", 5) != 0)
+            continue;
+        char path[QD_PATH_MAX], *text = NULL;
+        size_t len = 0;
+        if (qd_spool_path(path, sizeof path, "%s/%s", dir, e->d_name) != 0 ||
+            qd_spool_read_small(path, 1 << 20, &text, &len) != 0)
+            continue;
+        json_t *m = json_loadb(text, len, 0, NULL);
+        free(text);
+        const char *f = json_string_value(json_object_get(m, "file"));
+        char fp[QD_PATH_MAX];
+        struct stat st;
+        if (!f || qd_spool_path(fp, sizeof fp, "%s/files/%s", dir, f) != 0 || stat(fp, &st) != 0) {
+            json_decref(m);
+            continue;
+        }
+        total += (uint64_t)json_integer_value(json_object_get(m, "size"));
+        json_object_del(m, "name");
+        json_object_del(m, "kind");
+        json_array_append_new(files, m);
+    }
+    if (d)
+        closedir(d);
+    size_t n = json_array_size(files);
+    json_t **v = n ? calloc(n, sizeof *v) : NULL;
+    if (v) {
+        for (size_t i = 0; i < n; i++)
+            v[i] = json_incref(json_array_get(files, i));
+        qsort(v, n, sizeof *v, cmp_file);
+        json_array_clear(files);
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(files, v[i]);
+        free(v);
+    }
+    return json_pack("{s:s, s:s, s:I, s:o}", "name", name, "kind", "folder", "size",
+                     (json_int_t)total, "files", files);
+}
+
 static void get_model(struct qd_server *s, struct qd_req *r)
 {
     char dir[QD_PATH_MAX], file[QD_PATH_MAX], meta[QD_PATH_MAX];
@@ -858,8 +958,7 @@ static void get_model(struct qd_server *s, struct qd_req *r)
         struct stat st;
         qd_spool_path(file, sizeof file, "%s/files", dir);
         if (stat(file, &st) == 0) {
-            qd_http_reply_json(r, 200, json_pack("{s:s, s:s}", "name", r->route.name, "kind",
-                                                 "folder"), NULL);
+            qd_http_reply_json(r, 200, folder_json(r->route.name, dir), NULL);
             return;
         }
         qd_http_reply_problem(r, QD_P_MODEL_NOT_FOUND, "no such model", NULL);

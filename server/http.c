@@ -19,8 +19,29 @@
 
 #include "server/log.h"
 
+/* Slow clients. MHD's connection timeout is an idle timeout: a client that
+ * trickles a byte now and then (slowloris) would hold a connection forever.
+ * So a request's headers must be complete within conn_timeout_s of the
+ * connection's start (or of the end of its previous request), and a body
+ * must keep QD_MIN_BODY_RATE on average after a grace of conn_timeout_s.
+ * A late connection is shut down; MHD sees the socket fail and frees it.
+ * Requests being answered (suspended for wait=, SSE, validation, or
+ * sending a response) have no deadline here. */
+enum conn_phase { CP_HEADERS, CP_BODY, CP_ANSWER };
+
+struct conn_track {
+    struct conn_track *prev, *next;
+    struct MHD_Connection *c;
+    enum conn_phase phase;
+    uint64_t t0_ns;
+    uint64_t body_bytes;
+    bool shut;
+};
+
 struct qd_http {
     struct qd_http_opts o;
+    struct conn_track tracks; /* list head of open connections */
+    uv_timer_t reaper;        /* enforces the deadlines above, every second */
     struct MHD_Daemon *d;
     uv_poll_t poll;
     uv_timer_t timer;
@@ -32,6 +53,45 @@ struct qd_http {
 };
 
 static void run_mhd(struct qd_http *h);
+
+static struct conn_track *track_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void track_phase(struct MHD_Connection *c, enum conn_phase p)
+{
+    struct conn_track *t = track_of(c);
+    if (t && t->phase != p) {
+        t->phase = p;
+        t->t0_ns = uv_hrtime();
+        t->body_bytes = 0;
+    }
+}
+
+static void on_reap(uv_timer_t *tm)
+{
+    struct qd_http *h = tm->data;
+    uint64_t now = uv_hrtime(), grace = (uint64_t)h->o.conn_timeout_s * 1000000000u;
+    for (struct conn_track *t = h->tracks.next; t != &h->tracks; t = t->next) {
+        if (t->shut || t->phase == CP_ANSWER)
+            continue;
+        uint64_t allow = grace;
+        if (t->phase == CP_BODY)
+            allow += t->body_bytes / QD_MIN_BODY_RATE * 1000000000u;
+        if (now - t->t0_ns <= allow)
+            continue;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(t->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci)
+            shutdown(ci->connect_fd, SHUT_RDWR);
+        t->shut = true;
+        QD_LOGF(QD_LOG_WARN, "closing a slow connection (%s too slow)",
+                t->phase == CP_HEADERS ? "headers" : "body");
+    }
+}
 
 static void on_timer(uv_timer_t *t)
 {
@@ -106,7 +166,6 @@ static void make_id(char *out, size_t len)
  * completion callback always has it. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-    (void)uri;
     struct qd_http *h = cls;
     struct qd_req *r = calloc(1, sizeof *r);
     if (!r)
@@ -114,6 +173,13 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     r->http = h;
     r->conn = c;
     r->t0_ns = uv_hrtime();
+    /* MHD decodes the path before routing: an encoded NUL would cut it
+     * short and an encoded slash would split a name. Refused in begin. */
+    for (const char *p = uri; p && (p = strchr(p, '%')) != NULL; p++)
+        if (p[1] == '0' && p[2] == '0')
+            r->bad_uri = true;
+        else if (p[1] == '2' && (p[2] == 'f' || p[2] == 'F'))
+            r->bad_uri = true;
     return r;
 }
 
@@ -289,6 +355,11 @@ static void begin(struct qd_http *h, struct qd_req *r, const char *url, const ch
         snprintf(r->id, sizeof r->id, "%s", rid);
     else
         make_id(r->id, sizeof r->id);
+    track_phase(r->conn, CP_BODY);
+    if (r->bad_uri) {
+        qd_http_reply_problem(r, QD_P_BAD_REQUEST, "encoded NUL or slash in the path", NULL);
+        return;
+    }
     struct header_scan s = {0};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_header, &s);
     if (s.content_length > 1) {
@@ -336,6 +407,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (r->replied)
             goto out; /* an early answer was queued: MHD discards the rest */
         r->bytes_in += n;
+        struct conn_track *t = track_of(c);
+        if (t)
+            t->body_bytes += n;
         if (h->o.h->body(r, data, n, h->o.ud) != 0) {
             /* MHD 0.9.75 cannot answer in the middle of a body: close. */
             if (r->pending && !r->replied) {
@@ -350,6 +424,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         }
         goto out;
     }
+    track_phase(c, CP_ANSWER); /* the body is complete */
     if (!r->replied && !r->suspended)
         h->o.h->end(r, h->o.ud);
 out:
@@ -360,12 +435,12 @@ out:
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     struct qd_http *h = cls;
     struct qd_req *r = *con_cls;
     if (!r)
         return;
     *con_cls = NULL;
+    track_phase(c, CP_HEADERS); /* the next request on this connection */
     h->o.h->done(r, h->o.ud);
     if (r->pending)
         MHD_destroy_response(r->pending);
@@ -390,13 +465,37 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    (void)c;
-    (void)socket_context;
     struct qd_http *h = cls;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         h->connections++;
-    else if (h->connections > 0)
+        struct conn_track *t = calloc(1, sizeof *t);
+        if (t) {
+            t->c = c;
+            t->phase = CP_HEADERS;
+            t->t0_ns = uv_hrtime();
+            t->next = h->tracks.next;
+            t->prev = &h->tracks;
+            h->tracks.next->prev = t;
+            h->tracks.next = t;
+        }
+        *socket_context = t;
+        return;
+    }
+    if (h->connections > 0)
         h->connections--;
+    /* At the connection limit MHD takes the listening socket out of its
+     * epoll set and puts it back at the start of a later MHD_run; nothing
+     * would call it (the connections waiting in the backlog make no event):
+     * run MHD again on the next loop turn. */
+    if (h->running)
+        uv_timer_start(&h->kick, on_timer, 0, 0);
+    struct conn_track *t = *socket_context;
+    if (t) {
+        t->prev->next = t->next;
+        t->next->prev = t->prev;
+        free(t);
+        *socket_context = NULL;
+    }
 }
 
 static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len,
@@ -431,6 +530,7 @@ int qd_http_start(const struct qd_http_opts *o, struct qd_http **out, char *err,
         return -1;
     }
     h->o = *o;
+    h->tracks.next = h->tracks.prev = &h->tracks;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -451,7 +551,8 @@ int qd_http_start(const struct qd_http_opts *o, struct qd_http **out, char *err,
     h->port = pi ? pi->port : o->port;
     const union MHD_DaemonInfo *ei = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
     if (!ei || ei->epoll_fd < 0 || uv_poll_init(o->loop, &h->poll, ei->epoll_fd) != 0 ||
-        uv_timer_init(o->loop, &h->timer) != 0 || uv_timer_init(o->loop, &h->kick) != 0) {
+        uv_timer_init(o->loop, &h->timer) != 0 || uv_timer_init(o->loop, &h->kick) != 0 ||
+        uv_timer_init(o->loop, &h->reaper) != 0) {
         snprintf(err, errlen, "cannot watch the MHD epoll fd");
         MHD_stop_daemon(h->d);
         free(h);
@@ -460,8 +561,10 @@ int qd_http_start(const struct qd_http_opts *o, struct qd_http **out, char *err,
     h->poll.data = h;
     h->timer.data = h;
     h->kick.data = h;
+    h->reaper.data = h;
     h->running = true;
     uv_poll_start(&h->poll, UV_READABLE, on_poll);
+    uv_timer_start(&h->reaper, on_reap, 1000, 1000);
     run_mhd(h);
     *out = h;
     return 0;
@@ -493,10 +596,12 @@ void qd_http_stop(struct qd_http *h)
     uv_poll_stop(&h->poll);
     uv_timer_stop(&h->timer);
     uv_timer_stop(&h->kick);
-    h->closing = 3;
+    uv_timer_stop(&h->reaper);
+    h->closing = 4;
     uv_close((uv_handle_t *)&h->poll, on_closed);
     uv_close((uv_handle_t *)&h->timer, on_closed);
     uv_close((uv_handle_t *)&h->kick, on_closed);
+    uv_close((uv_handle_t *)&h->reaper, on_closed);
     MHD_stop_daemon(h->d);
     h->d = NULL;
 }

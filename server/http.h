@@ -47,6 +47,7 @@ struct qd_req {
     void *pending;                /* struct MHD_Response waiting for resume */
     int pending_status;
     bool begun, replied, suspended, in_cb;
+    bool bad_uri;                 /* %00 or %2F in the raw path */
 };
 
 struct qd_http_handlers {

@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api/route.h"
 #include "config/limits.h"
+#include "core/hf.h"
 #include "core/job.h"
 #include "core/plan.h"
 #include "core/report.h"
@@ -23,17 +25,29 @@
 #define JOB_FILE "job.json"
 #define REPORT_FILE "report.json"
 #define ART_TMP ".artifact.tmp"
+#define OUT_DIR "out"          /* a folder job's artifacts */
+#define OUT_TMP ".out.tmp"     /* ... while it runs */
 #define MAX_JOB_JSON (64u << 20) /* job.json holds a report summary: small */
 
 enum run_phase { PH_PREPARE, PH_CHUNKS, PH_FINISH };
 
-/* What a running job owns. Workers read `plan`/`qj`; only the loop thread
- * changes the counters. */
+/* What a running job owns. A single-file job has one core job; a folder job
+ * (a Hugging Face model folder) has one per shard, run one after the other:
+ * the finish item of shard i finishes it and creates shard i + 1's. Pool
+ * items write `qjs[]` and the model/plan fields; the loop thread reads only
+ * `qj` (the current core job, for progress), which it alone sets, in the
+ * after-work callbacks. Only the loop thread changes the counters. */
 struct run {
     enum run_phase phase;
     struct qcore_model *model;
-    struct qcore_plan *plan;
-    struct qcore_job *qj;
+    struct qcore_plan *plan;    /* the current plan (owned unless `plans`) */
+    struct qcore_job *qj;       /* the current core job (owned by qjs[]) */
+    struct qcore_job **qjs;     /* one per output file */
+    size_t n_files, file;       /* file = index of the current one */
+    struct qcore_hf_folder *hf; /* folder jobs */
+    struct qcore_plan **plans;  /* folder jobs: one per shard */
+    struct qcore_progress base; /* folder jobs: shards already finished */
+    uint64_t tensors_all, bytes_all;
     int out_fd;
     size_t n_chunks, next, inflight, done;
     int rc;                     /* first failure (QCORE_E*) or 0 */
@@ -45,8 +59,8 @@ struct run {
     double t_start;
     /* results of the finish phase */
     json_t *summary;
-    char art_sha[65];
-    uint64_t art_size;
+    struct qd_artifact *arts;
+    size_t n_arts;
 };
 
 struct qd_job {
@@ -57,9 +71,9 @@ struct qd_job {
     struct qd_spec spec;
     json_t *request;
     struct qd_job_input in;
-    char artifact[QD_MAX_NAME_LEN + 1];
-    uint64_t art_size;
-    char art_sha[65];
+    char artifact[QD_MAX_NAME_LEN + 1]; /* the planned name (single-file jobs) */
+    struct qd_artifact *arts;           /* the results, when succeeded */
+    size_t n_arts;
     char err_type[40];
     char err_detail[QCORE_ERRMSG_MAX + 64];
     json_t *summary;
@@ -72,6 +86,7 @@ struct qd_job {
 struct work {
     uv_work_t req;
     struct qd_job *j;
+    struct qcore_job *qj;       /* chunk items: the core job of the chunk */
     size_t chunk;
     int rc;
     struct qcore_error err;
@@ -172,11 +187,17 @@ static json_t *job_to_json(const struct qd_job *j)
     json_object_set_new(o, "started", json_real(j->started));
     json_object_set_new(o, "finished", json_real(j->finished));
     json_object_set_new(o, "request", json_incref(j->request));
-    json_object_set_new(o, "input", json_pack("{s:s, s:s, s:I, s:b}", "path", j->in.rel_path,
-                                              "sha256", j->in.sha256, "size",
-                                              (json_int_t)j->in.size, "owned", j->in.owned));
-    json_object_set_new(o, "artifact", json_pack("{s:s, s:I, s:s}", "name", j->artifact, "size",
-                                                 (json_int_t)j->art_size, "sha256", j->art_sha));
+    json_object_set_new(o, "input", json_pack("{s:s, s:s, s:I, s:b, s:b}", "path",
+                                              j->in.rel_path, "sha256", j->in.sha256, "size",
+                                              (json_int_t)j->in.size, "owned", j->in.owned,
+                                              "folder", j->in.folder));
+    json_object_set_new(o, "artifact", json_pack("{s:s}", "name", j->artifact));
+    json_t *arts = json_array();
+    for (size_t i = 0; i < j->n_arts; i++)
+        json_array_append_new(arts, json_pack("{s:s, s:I, s:s}", "name", j->arts[i].name, "size",
+                                              (json_int_t)j->arts[i].size, "sha256",
+                                              j->arts[i].sha256));
+    json_object_set_new(o, "artifacts", arts);
     json_object_set_new(o, "error", j->err_type[0] ? json_pack("{s:s, s:s}", "type", j->err_type,
                                                                "detail", j->err_detail)
                                                    : json_null());
@@ -220,11 +241,18 @@ static void run_free(struct run *r)
 {
     if (!r)
         return;
-    qcore_job_destroy(r->qj);
-    qcore_plan_destroy(r->plan);
+    for (size_t i = 0; r->qjs && i < r->n_files; i++)
+        qcore_job_destroy(r->qjs[i]);
+    free(r->qjs);
+    if (r->plans)
+        qcore_hf_plans_destroy(r->plans, r->hf ? r->hf->n_shards : 0);
+    else
+        qcore_plan_destroy(r->plan);
+    qcore_hf_close(r->hf);
     qcore_model_close(r->model);
     if (r->out_fd >= 0)
         close(r->out_fd);
+    free(r->arts);
     for (size_t i = 0; i < r->n_ovr_pat; i++)
         free(r->ovr_pat[i]);
     free(r->ovr_pat);
@@ -241,7 +269,26 @@ static void job_free(struct qd_job *j)
     qd_spec_cleanup(&j->spec);
     json_decref(j->request);
     json_decref(j->summary);
+    free(j->arts);
     free(j);
+}
+
+/* Progress of a job: over all its files for a folder. */
+static void run_progress(const struct qd_job *j, struct qcore_progress *p)
+{
+    const struct run *r = j->run;
+    *p = j->prog;
+    if (!r || !r->qj)
+        return;
+    qcore_job_progress(r->qj, p);
+    if (r->hf) {
+        p->chunks_done += r->base.chunks_done;
+        p->chunks_total += r->base.chunks_done;
+        p->tensors_done += r->base.tensors_done;
+        p->bytes_done += r->base.bytes_done;
+        p->tensors_total = r->tensors_all;
+        p->bytes_total = r->bytes_all;
+    }
 }
 
 static void pump(struct qd_jobs *js);
@@ -257,18 +304,18 @@ static void end_run(struct qd_job *j, enum qd_job_state st)
 {
     struct qd_jobs *js = j->js;
     struct run *r = j->run;
-    char tmp[QD_PATH_MAX];
+    char tmp[QD_PATH_MAX], jd[QD_PATH_MAX];
     if (r && r->qj)
-        qcore_job_progress(r->qj, &j->prog);
+        run_progress(j, &j->prog);
     double run_s = r ? qd_now() - r->t_start : 0;
     run_free(r);
     j->run = NULL;
     remove_ptr(js->running, &js->n_running, j);
-    if (job_dir(j, tmp, sizeof tmp) == 0) {
-        size_t n = strlen(tmp);
-        snprintf(tmp + n, sizeof tmp - n, "/%s", ART_TMP);
-        if (st != QD_JOB_SUCCEEDED)
+    if (st != QD_JOB_SUCCEEDED && job_dir(j, jd, sizeof jd) == 0) {
+        if (qd_spool_path(tmp, sizeof tmp, "%s/%s", jd, ART_TMP) == 0)
             unlink(tmp);
+        if (qd_spool_path(tmp, sizeof tmp, "%s/%s", jd, OUT_TMP) == 0)
+            qd_spool_remove(tmp);
     }
     if (j->deleted) {
         char dir[QD_PATH_MAX];
@@ -298,9 +345,19 @@ static void end_run(struct qd_job *j, enum qd_job_state st)
     }
     j->state = st;
     j->finished = qd_now();
+    int prc = persist(j);
+    if (prc != 0 && st == QD_JOB_SUCCEEDED) {
+        /* A success that is not on disk must not be announced: a restart
+         * would not know it. job.json still says running (a restart runs
+         * the job again) unless this second write gets through. */
+        st = j->state = QD_JOB_FAILED;
+        char why[96];
+        snprintf(why, sizeof why, "cannot record the job's state: %s", strerror(-prc));
+        set_error(j, prc == -ENOSPC ? QD_P_INSUFFICIENT_STORAGE : QD_P_INTERNAL, why);
+        persist(j);
+    }
     if (st == QD_JOB_SUCCEEDED)
         js->avg_run_s = js->avg_run_s > 0 ? 0.8 * js->avg_run_s + 0.2 * run_s : run_s;
-    persist(j);
     if (js->o.metrics)
         qd_metrics_job_finished(js->o.metrics, j->spec.scheme, qd_job_state_name(st), run_s);
     qd_log_json(st == QD_JOB_FAILED ? QD_LOG_WARN : QD_LOG_INFO, "job finished",
@@ -353,6 +410,22 @@ static int build_overrides(const struct qd_spec *s, struct run *r, struct qcore_
 {
     const struct qcore_model *m = r->model;
     size_t n_ign = 0;
+    if (s->ct_scheme != QCORE_CT_NONE || !m) {
+        /* compressed-tensors schemes and folders: the plan applies `ignore`
+         * itself (and names it in quantization_config), as for the CLI */
+        size_t max = s->n_overrides;
+        r->ovr = calloc(max ? max : 1, sizeof *r->ovr);
+        r->ovr_pat = calloc(max ? max : 1, sizeof *r->ovr_pat);
+        if (!r->ovr || !r->ovr_pat)
+            return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+        for (size_t i = 0; i < s->n_overrides; i++) {
+            char *p = strdup(s->overrides[i].pattern);
+            if (!p)
+                return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+            add_pattern(r, p, s->overrides[i].type);
+        }
+        return 0;
+    }
     regex_t *res = calloc(s->n_ignore ? s->n_ignore : 1, sizeof *res);
     if (!res)
         return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
@@ -397,59 +470,153 @@ out:
     return rc;
 }
 
+/* The plan options of a job, as `quantd quantize` sets them from its flags. */
+static void plan_opts(const struct qd_job *j, const struct run *r, struct qcore_plan_opts *po)
+{
+    const struct qd_spec *s = &j->spec;
+    qcore_plan_opts_init(po);
+    po->ftype = (enum qcore_ftype)s->ftype;
+    po->pure = s->pure;
+    po->overrides = r->ovr;
+    po->n_overrides = r->n_ovr;
+    po->out_format = (enum qcore_format)s->out_format;
+    po->ct_scheme = (enum qcore_ct_scheme)s->ct_scheme;
+    if (s->ct_scheme != QCORE_CT_NONE) {
+        po->group_size = s->group_size;
+        po->ignore = (const char *const *)s->ignore; /* NULL: the default list */
+        po->n_ignore = s->n_ignore;
+    }
+}
+
+static int io_code(int neg_errno)
+{
+    return neg_errno == -ENOSPC || neg_errno == -EDQUOT ? QCORE_ENOSPC : QCORE_EIO;
+}
+
+/* Create output file `i` (in the job dir, or in the folder's temp dir) and
+ * its core job into r->qjs[i]; pool thread. */
+static int open_output(struct qd_job *j, struct run *r, size_t i, struct qcore_error *err)
+{
+    char dir[QD_PATH_MAX], path[QD_PATH_MAX];
+    int rc = job_dir(j, dir, sizeof dir);
+    if (rc == 0)
+        rc = r->hf ? qd_spool_path(path, sizeof path, "%s/%s/%s", dir, OUT_TMP, r->hf->shard[i])
+                   : qd_spool_path(path, sizeof path, "%s/%s", dir, ART_TMP);
+    if (rc != 0)
+        return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET, "path too long");
+    if (r->out_fd >= 0)
+        close(r->out_fd);
+    r->out_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (r->out_fd < 0)
+        return qcore_error_set(err, io_code(-errno), QCORE_NO_OFFSET,
+                               "cannot create output: %s", strerror(errno));
+    struct qcore_job_opts jo = {.chunk_bytes = j->js->o.chunk_bytes, .metrics = true};
+    const struct qcore_plan *plan = r->plans ? r->plans[i] : r->plan;
+    return qcore_job_create(plan, r->out_fd, &jo, &r->qjs[i], err);
+}
+
+/* Sum the integer members of `from` into `into` (dry-run totals of a folder). */
+static void add_totals(json_t *into, const json_t *from)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)from, k, v) {
+        if (!json_is_integer(v))
+            continue;
+        json_t *cur = json_object_get(into, k);
+        json_int_t base = json_is_integer(cur) ? json_integer_value(cur) : 0;
+        json_object_set_new(into, k, json_integer(base + json_integer_value(v)));
+    }
+}
+
+/* A dry run: the plan(s) as report.json, their totals as the summary. */
+static int write_plans(struct qd_job *j, struct run *r, const char *dir, struct qcore_error *err)
+{
+    json_t *pj = NULL;
+    if (r->hf) {
+        json_t *files = json_array(), *totals = json_object();
+        for (size_t i = 0; files && totals && i < r->n_files; i++) {
+            json_t *p = qcore_plan_json(r->plans[i], j->spec.scheme);
+            add_totals(totals, json_object_get(p, "totals"));
+            json_array_append_new(files, json_pack("{s:s, s:o}", "name", r->hf->shard[i], "plan",
+                                                   p ? p : json_null()));
+        }
+        pj = json_pack("{s:b, s:s, s:o, s:o}", "dry_run", 1, "scheme", j->spec.scheme, "totals",
+                       totals ? totals : json_object(), "files", files ? files : json_array());
+    } else {
+        pj = qcore_plan_json(r->plan, j->spec.scheme);
+    }
+    char *text = pj ? json_dumps(pj, JSON_COMPACT) : NULL;
+    if (!text) {
+        json_decref(pj);
+        return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+    }
+    int wr = qd_spool_write_atomic(dir, REPORT_FILE, text, strlen(text));
+    free(text);
+    json_t *totals = json_object_get(pj, "totals");
+    r->summary = totals ? json_deep_copy(totals) : NULL;
+    json_decref(pj);
+    if (wr != 0)
+        return qcore_error_set(err, io_code(wr), QCORE_NO_OFFSET, "cannot write the plan: %s",
+                               strerror(-wr));
+    return 0;
+}
+
 static void prepare_work(uv_work_t *req)
 {
     struct work *w = req->data;
     struct qd_job *j = w->j;
     struct run *r = j->run;
-    char path[QD_PATH_MAX], dir[QD_PATH_MAX];
+    char path[QD_PATH_MAX], dir[QD_PATH_MAX], tmp[QD_PATH_MAX];
     w->rc = 0;
     if (qd_spool_path(path, sizeof path, "%s/%s", j->js->o.spool->root, j->in.rel_path) != 0 ||
-        job_dir(j, dir, sizeof dir) != 0) {
+        job_dir(j, dir, sizeof dir) != 0 ||
+        qd_spool_path(tmp, sizeof tmp, "%s/%s", dir, OUT_TMP) != 0) {
         w->rc = qcore_error_set(&w->err, QCORE_EINVAL, QCORE_NO_OFFSET, "path too long");
         return;
     }
-    if ((w->rc = qcore_model_open(path, &r->model, &w->err)) != 0)
-        return;
-    if ((w->rc = build_overrides(&j->spec, r, &w->err)) != 0)
+    if (j->in.folder)
+        w->rc = qcore_hf_open(path, &r->hf, &w->err);
+    else
+        w->rc = qcore_model_open(path, &r->model, &w->err);
+    if (w->rc != 0 || (w->rc = build_overrides(&j->spec, r, &w->err)) != 0)
         return;
     struct qcore_plan_opts po;
-    qcore_plan_opts_init(&po);
-    po.ftype = (enum qcore_ftype)j->spec.ftype;
-    po.pure = j->spec.pure;
-    po.overrides = r->ovr;
-    po.n_overrides = r->n_ovr;
-    po.out_format = (enum qcore_format)j->spec.out_format;
-    if ((w->rc = qcore_plan_build(r->model, &po, &r->plan, &w->err)) != 0)
-        return;
+    plan_opts(j, r, &po);
+    if (r->hf) {
+        po.out_format = QCORE_FORMAT_SAFETENSORS;
+        if ((w->rc = qcore_hf_plan(r->hf, &po, &r->plans, &w->err)) != 0)
+            return;
+        r->n_files = r->hf->n_shards;
+        r->plan = r->plans[0];
+        for (size_t i = 0; i < r->n_files; i++) {
+            r->tensors_all += r->plans[i]->n;
+            for (size_t t = 0; t < r->plans[i]->n; t++)
+                r->bytes_all += r->plans[i]->t[t].src_bytes;
+        }
+    } else {
+        if ((w->rc = qcore_plan_build(r->model, &po, &r->plan, &w->err)) != 0)
+            return;
+        r->n_files = 1;
+    }
     if (j->spec.dry_run) {
-        json_t *pj = qcore_plan_json(r->plan, j->spec.scheme);
-        char *text = pj ? json_dumps(pj, JSON_COMPACT) : NULL;
-        if (!text) {
-            json_decref(pj);
-            w->rc = qcore_error_set(&w->err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+        w->rc = write_plans(j, r, dir, &w->err);
+        return;
+    }
+    r->qjs = calloc(r->n_files, sizeof *r->qjs);
+    if (!r->qjs) {
+        w->rc = qcore_error_set(&w->err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+        return;
+    }
+    if (r->hf) {
+        qd_spool_remove(tmp);
+        if (mkdir(tmp, 0750) != 0) {
+            w->rc = qcore_error_set(&w->err, io_code(-errno), QCORE_NO_OFFSET,
+                                    "cannot create the output folder: %s", strerror(errno));
             return;
         }
-        int wr = qd_spool_write_atomic(dir, REPORT_FILE, text, strlen(text));
-        free(text);
-        json_t *totals = json_object_get(pj, "totals");
-        r->summary = totals ? json_deep_copy(totals) : NULL;
-        json_decref(pj);
-        if (wr != 0)
-            w->rc = qcore_error_set(&w->err, wr == -ENOSPC ? QCORE_ENOSPC : QCORE_EIO,
-                                    QCORE_NO_OFFSET, "cannot write the plan: %s", strerror(-wr));
-        return;
     }
-    char tmp[QD_PATH_MAX];
-    qd_spool_path(tmp, sizeof tmp, "%s/%s", dir, ART_TMP);
-    r->out_fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (r->out_fd < 0) {
-        w->rc = qcore_error_set(&w->err, QCORE_EIO, QCORE_NO_OFFSET, "cannot create output: %s",
-                                strerror(errno));
-        return;
-    }
-    struct qcore_job_opts jo = {.chunk_bytes = j->js->o.chunk_bytes, .metrics = true};
-    w->rc = qcore_job_create(r->plan, r->out_fd, &jo, &r->qj, &w->err);
+    w->rc = open_output(j, r, 0, &w->err);
 }
 
 static void finish_start(struct qd_job *j);
@@ -478,12 +645,13 @@ static void prepare_done(uv_work_t *req, int status)
     if (j->spec.dry_run) {
         j->summary = r->summary;
         r->summary = NULL;
-        j->prog.tensors_total = j->prog.tensors_done = r->plan->n;
+        j->prog.tensors_total = j->prog.tensors_done = r->hf ? r->tensors_all : r->plan->n;
         end_run(j, QD_JOB_SUCCEEDED);
         return;
     }
+    r->qj = r->qjs[0];
     r->n_chunks = qcore_job_n_chunks(r->qj);
-    qcore_job_progress(r->qj, &j->prog);
+    run_progress(j, &j->prog);
     r->phase = PH_CHUNKS;
     changed(j);
     if (r->n_chunks == 0)
@@ -494,10 +662,29 @@ static void prepare_done(uv_work_t *req, int status)
 
 /* ---- chunks (pool) ---------------------------------------------------- */
 
+/* CPU work runs below the loop thread's priority, so that API answers keep
+ * their latency while every pool thread quantizes: with the same weight, a
+ * loop woken by a request waits behind the pool threads' time slices.
+ * Raising a nice value needs no privilege; on Linux it applies to the
+ * calling thread only. Once per pool thread. */
+static void worker_nice(void)
+{
+    static _Thread_local bool done;
+    if (done)
+        return;
+    done = true;
+    int e = errno;
+    if (setpriority(PRIO_PROCESS, 0, QD_WORKER_NICE) != 0)
+        QD_LOGF(QD_LOG_DEBUG, "setpriority(%d) of a pool thread: %s", QD_WORKER_NICE,
+                strerror(errno));
+    errno = e;
+}
+
 static void chunk_work(uv_work_t *req)
 {
+    worker_nice();
     struct work *w = req->data;
-    w->rc = qcore_job_run_chunk(w->j->run->qj, w->chunk, &w->err);
+    w->rc = qcore_job_run_chunk(w->qj, w->chunk, &w->err);
 }
 
 static void chunk_done(uv_work_t *req, int status)
@@ -516,7 +703,7 @@ static void chunk_done(uv_work_t *req, int status)
             qcore_job_cancel(r->qj); /* stop the others at their next chunk */
     }
     free(w);
-    qcore_job_progress(r->qj, &j->prog);
+    run_progress(j, &j->prog);
     bool stop = r->rc != 0 || qcore_job_canceled(r->qj);
     if (r->inflight == 0 && (stop || r->done == r->n_chunks)) {
         if (r->rc != 0 && r->rc != QCORE_ECANCELED)
@@ -538,6 +725,7 @@ static int submit_work(struct qd_job *j, uv_work_cb work, uv_after_work_cb after
         return -ENOMEM;
     w->req.data = w;
     w->j = j;
+    w->qj = j->run->qj;
     w->chunk = chunk;
     int rc = uv_queue_work(j->js->o.loop, &w->req, work, after);
     if (rc != 0) {
@@ -551,42 +739,159 @@ static int submit_work(struct qd_job *j, uv_work_cb work, uv_after_work_cb after
 
 /* ---- finish (pool) ---------------------------------------------------- */
 
-static void finish_work(uv_work_t *req)
+static int cmp_art(const void *a, const void *b)
 {
-    struct work *w = req->data;
-    struct qd_job *j = w->j;
-    struct run *r = j->run;
-    char dir[QD_PATH_MAX], tmp[QD_PATH_MAX], dst[QD_PATH_MAX];
-    job_dir(j, dir, sizeof dir);
-    qd_spool_path(tmp, sizeof tmp, "%s/%s", dir, ART_TMP);
-    if (qd_spool_path(dst, sizeof dst, "%s/%s", dir, j->artifact) != 0) {
-        w->rc = qcore_error_set(&w->err, QCORE_EINVAL, QCORE_NO_OFFSET, "path too long");
-        return;
+    return strcmp(((const struct qd_artifact *)a)->name, ((const struct qd_artifact *)b)->name);
+}
+
+/* Hash (and fsync) every file of a finished output folder into r->arts,
+ * sorted by name. */
+static int list_outputs(struct run *r, const char *out)
+{
+    DIR *d = opendir(out);
+    if (!d)
+        return -errno;
+    size_t cap = r->n_files + 8;
+    r->arts = calloc(cap, sizeof *r->arts);
+    int rc = r->arts ? 0 : -ENOMEM;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue; /* "." and ".." (the core's temp files are renamed away) */
+        if (r->n_arts == cap) {
+            struct qd_artifact *na = realloc(r->arts, 2 * cap * sizeof *na);
+            if (!na) {
+                rc = -ENOMEM;
+                break;
+            }
+            r->arts = na;
+            cap *= 2;
+        }
+        struct qd_artifact *a = &r->arts[r->n_arts];
+        char path[QD_PATH_MAX];
+        size_t nlen = strlen(e->d_name);
+        if (nlen > QD_MAX_NAME_LEN ||
+            qd_spool_path(path, sizeof path, "%s/%s", out, e->d_name) != 0) {
+            rc = -ENAMETOOLONG;
+            break;
+        }
+        memcpy(a->name, e->d_name, nlen + 1);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) != 0)
+            rc = -errno;
+        if (fd >= 0)
+            close(fd);
+        if (rc == 0)
+            rc = qd_spool_sha256_file(path, a->sha256, &a->size);
+        r->n_arts++;
     }
-    if ((w->rc = qcore_job_finish(r->qj, &w->err)) != 0)
-        return;
+    closedir(d);
+    if (rc == 0)
+        qsort(r->arts, r->n_arts, sizeof *r->arts, cmp_art);
+    return rc;
+}
+
+/* The report of the whole job into report.json and r->summary. */
+static int write_report(struct qd_job *j, struct run *r, const char *dir, struct qcore_error *err)
+{
     double now = qd_now();
     struct qcore_report_times t = {.queued_s = j->started - j->created, .run_s = now - r->t_start};
-    json_t *rep = qcore_report_json(r->qj, j->spec.scheme, &t);
-    r->summary = qcore_report_summary_json(r->qj, j->spec.scheme, &t);
+    json_t *rep;
+    if (r->hf) {
+        rep = qcore_report_files_json((const struct qcore_job *const *)r->qjs,
+                                      (const char *const *)r->hf->shard, r->n_files,
+                                      j->spec.scheme, &t);
+        /* the summary: the report without its per-tensor and per-file lists */
+        r->summary = rep ? json_deep_copy(rep) : NULL;
+        json_object_del(r->summary, "tensors");
+        json_object_del(r->summary, "files");
+    } else {
+        rep = qcore_report_json(r->qj, j->spec.scheme, &t);
+        r->summary = qcore_report_summary_json(r->qj, j->spec.scheme, &t);
+    }
     char *text = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
     json_decref(rep);
     if (!text || !r->summary) {
         free(text);
-        w->rc = qcore_error_set(&w->err, QCORE_ENOMEM, QCORE_NO_OFFSET, "cannot build the report");
-        return;
+        return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "cannot build the report");
     }
     int wr = qd_spool_write_atomic(dir, REPORT_FILE, text, strlen(text));
     free(text);
-    if (wr == 0)
-        wr = qd_spool_sha256_file(tmp, r->art_sha, &r->art_size);
+    if (wr != 0)
+        return qcore_error_set(err, io_code(wr), QCORE_NO_OFFSET, "cannot write the report: %s",
+                               strerror(-wr));
+    return 0;
+}
+
+/* The last file is done: the folder's index, config.json and copies, the
+ * report, the hashes, then the results move into place. */
+static int finish_all(struct qd_job *j, struct run *r, const char *dir, struct qcore_error *err)
+{
+    char tmp[QD_PATH_MAX], dst[QD_PATH_MAX];
+    int rc, wr = 0;
+    if (r->hf) {
+        if (qd_spool_path(tmp, sizeof tmp, "%s/%s", dir, OUT_TMP) != 0 ||
+            qd_spool_path(dst, sizeof dst, "%s/%s", dir, OUT_DIR) != 0)
+            return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET, "path too long");
+        if ((rc = qcore_hf_write_meta(r->hf, r->plans, tmp, err)) != 0)
+            return rc;
+        if ((rc = write_report(j, r, dir, err)) != 0)
+            return rc;
+        wr = list_outputs(r, tmp);
+        if (wr == 0)
+            wr = qd_spool_fsync_dir(tmp);
+        if (wr == 0)
+            qd_spool_remove(dst); /* a leftover of an interrupted run */
+    } else {
+        if (qd_spool_path(tmp, sizeof tmp, "%s/%s", dir, ART_TMP) != 0 ||
+            qd_spool_path(dst, sizeof dst, "%s/%s", dir, j->artifact) != 0)
+            return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET, "path too long");
+        if ((rc = write_report(j, r, dir, err)) != 0)
+            return rc;
+        r->arts = calloc(1, sizeof *r->arts);
+        wr = r->arts ? 0 : -ENOMEM;
+        if (wr == 0) {
+            r->n_arts = 1;
+            snprintf(r->arts[0].name, sizeof r->arts[0].name, "%s", j->artifact);
+            wr = qd_spool_sha256_file(tmp, r->arts[0].sha256, &r->arts[0].size);
+        }
+    }
     if (wr == 0 && rename(tmp, dst) != 0)
         wr = -errno;
     if (wr == 0)
         wr = qd_spool_fsync_dir(dir);
     if (wr != 0)
-        w->rc = qcore_error_set(&w->err, wr == -ENOSPC ? QCORE_ENOSPC : QCORE_EIO,
-                                QCORE_NO_OFFSET, "cannot store the result: %s", strerror(-wr));
+        return qcore_error_set(err, io_code(wr), QCORE_NO_OFFSET, "cannot store the result: %s",
+                               strerror(-wr));
+    return 0;
+}
+
+/* Finish the current file; then either the next file's core job (folders)
+ * or the whole job. The loop thread installs the next job in finish_done. */
+static void finish_work(uv_work_t *req)
+{
+    struct work *w = req->data;
+    struct qd_job *j = w->j;
+    struct run *r = j->run;
+    char dir[QD_PATH_MAX];
+    if (job_dir(j, dir, sizeof dir) != 0) {
+        w->rc = qcore_error_set(&w->err, QCORE_EINVAL, QCORE_NO_OFFSET, "path too long");
+        return;
+    }
+    if ((w->rc = qcore_job_finish(w->qj, &w->err)) != 0)
+        return;
+    if (w->chunk + 1 < r->n_files) {
+        w->rc = open_output(j, r, w->chunk + 1, &w->err);
+        return;
+    }
+    if (r->out_fd >= 0 && close(r->out_fd) != 0) {
+        r->out_fd = -1;
+        w->rc = qcore_error_set(&w->err, io_code(-errno), QCORE_NO_OFFSET,
+                                "cannot close the output: %s", strerror(errno));
+        return;
+    }
+    r->out_fd = -1;
+    w->rc = finish_all(j, r, dir, &w->err);
 }
 
 static void finish_done(uv_work_t *req, int status)
@@ -598,9 +903,35 @@ static void finish_done(uv_work_t *req, int status)
     r->inflight--;
     int rc = status == UV_ECANCELED ? QCORE_ECANCELED : w->rc;
     struct qcore_error err = w->err;
+    size_t file = w->chunk;
     free(w);
     if (rc != 0) {
         fail_run(j, rc, err.msg);
+        return;
+    }
+    if (file + 1 < r->n_files) {
+        /* next shard of a folder */
+        struct qcore_progress p;
+        qcore_job_progress(r->qj, &p);
+        r->base.chunks_done += p.chunks_done;
+        r->base.tensors_done += p.tensors_done;
+        r->base.bytes_done += p.bytes_done;
+        r->file = file + 1;
+        r->plan = r->plans[r->file];
+        r->qj = r->qjs[r->file];
+        if (j->deleted || j->interrupt) {
+            end_run(j, QD_JOB_CANCELED);
+            return;
+        }
+        r->n_chunks = qcore_job_n_chunks(r->qj);
+        r->next = r->done = 0;
+        r->phase = PH_CHUNKS;
+        run_progress(j, &j->prog);
+        changed(j);
+        if (r->n_chunks == 0)
+            finish_start(j);
+        else
+            pump(j->js);
         return;
     }
     if (j->deleted || j->interrupt) {
@@ -613,15 +944,17 @@ static void finish_done(uv_work_t *req, int status)
     }
     j->summary = r->summary;
     r->summary = NULL;
-    memcpy(j->art_sha, r->art_sha, sizeof j->art_sha);
-    j->art_size = r->art_size;
+    free(j->arts);
+    j->arts = r->arts;
+    j->n_arts = r->n_arts;
+    r->arts = NULL;
     end_run(j, QD_JOB_SUCCEEDED);
 }
 
 static void finish_start(struct qd_job *j)
 {
     j->run->phase = PH_FINISH;
-    int rc = submit_work(j, finish_work, finish_done, 0);
+    int rc = submit_work(j, finish_work, finish_done, j->run->file);
     if (rc != 0)
         fail_run(j, QCORE_ENOMEM, "cannot queue the finish step");
 }
@@ -787,8 +1120,8 @@ enum qd_problem qd_jobs_submit(struct qd_jobs *js, const char *id, struct qd_spe
     j->in = *in;
     snprintf(j->artifact, sizeof j->artifact, "%s-%s.%s", artifact_base, j->spec.scheme,
              qd_spec_format_ext(j->spec.out_format));
-    if (j->spec.dry_run)
-        j->artifact[0] = '\0';
+    if (j->spec.dry_run || j->in.folder)
+        j->artifact[0] = '\0'; /* a folder's artifacts are named after its files */
     j->request = qd_spec_to_json(&j->spec);
     if (!j->request || persist(j) != 0 || add_job(js, j, false) != QD_P_NONE) {
         snprintf(detail, dlen, "cannot record the job");
@@ -847,9 +1180,8 @@ void qd_jobs_delete(struct qd_jobs *js, struct qd_job *j)
 void qd_job_view(const struct qd_job *j, struct qd_job_view *v)
 {
     memset(v, 0, sizeof *v);
-    struct qcore_progress p = j->prog;
-    if (j->run && j->run->qj)
-        qcore_job_progress(j->run->qj, &p);
+    struct qcore_progress p;
+    run_progress(j, &p);
     v->id = j->id;
     v->state = qd_job_state_name(j->state);
     v->created = j->created;
@@ -861,10 +1193,9 @@ void qd_job_view(const struct qd_job *j, struct qd_job_view *v)
     v->bytes_total = p.bytes_total;
     v->request = j->request;
     v->summary = j->summary;
-    if (j->state == QD_JOB_SUCCEEDED && j->artifact[0]) {
-        v->artifact = j->artifact;
-        v->artifact_size = j->art_size;
-        v->artifact_sha256 = j->art_sha;
+    if (j->state == QD_JOB_SUCCEEDED) {
+        v->artifacts = j->arts;
+        v->n_artifacts = j->n_arts;
     }
     if (j->err_type[0]) {
         v->error_type = j->err_type;
@@ -894,19 +1225,21 @@ uint64_t qd_job_version(const struct qd_job *j)
     return j->version;
 }
 
-const char *qd_job_artifact_name(const struct qd_job *j)
+const struct qd_artifact *qd_job_artifact(const struct qd_job *j, const char *name, char *path,
+                                          size_t len)
 {
-    return j->artifact;
-}
-
-const char *qd_job_artifact_sha256(const struct qd_job *j)
-{
-    return j->art_sha;
-}
-
-int qd_job_artifact_path(const struct qd_job *j, char *buf, size_t len)
-{
-    return qd_spool_path(buf, len, "%s/jobs/%s/%s", j->js->o.spool->root, j->id, j->artifact);
+    if (j->state != QD_JOB_SUCCEEDED)
+        return NULL;
+    for (size_t i = 0; i < j->n_arts; i++) {
+        if (strcmp(j->arts[i].name, name) != 0)
+            continue;
+        int rc = j->in.folder ? qd_spool_path(path, len, "%s/jobs/%s/%s/%s",
+                                              j->js->o.spool->root, j->id, OUT_DIR, name)
+                              : qd_spool_path(path, len, "%s/jobs/%s/%s", j->js->o.spool->root,
+                                              j->id, name);
+        return rc == 0 ? &j->arts[i] : NULL;
+    }
+    return NULL;
 }
 
 int qd_job_report_path(const struct qd_job *j, char *buf, size_t len)
@@ -1016,10 +1349,29 @@ static struct qd_job *job_from_json(struct qd_jobs *js, const char *id, json_t *
     copy_str(j->in.sha256, sizeof j->in.sha256, json_object_get(in, "sha256"));
     j->in.size = (uint64_t)json_integer_value(json_object_get(in, "size"));
     j->in.owned = json_is_true(json_object_get(in, "owned"));
+    j->in.folder = json_is_true(json_object_get(in, "folder"));
     json_t *art = json_object_get(o, "artifact");
     copy_str(j->artifact, sizeof j->artifact, json_object_get(art, "name"));
-    copy_str(j->art_sha, sizeof j->art_sha, json_object_get(art, "sha256"));
-    j->art_size = (uint64_t)json_integer_value(json_object_get(art, "size"));
+    json_t *arts = json_object_get(o, "artifacts");
+    size_t na = json_array_size(arts);
+    if (!json_is_array(arts) && json_is_string(json_object_get(art, "sha256")))
+        na = 1; /* a job.json of the first version: one "artifact" with its hash */
+    j->arts = na ? calloc(na, sizeof *j->arts) : NULL;
+    for (size_t i = 0; j->arts && i < na; i++) {
+        json_t *a = json_is_array(arts) ? json_array_get(arts, i) : art;
+        copy_str(j->arts[i].name, sizeof j->arts[i].name, json_object_get(a, "name"));
+        copy_str(j->arts[i].sha256, sizeof j->arts[i].sha256, json_object_get(a, "sha256"));
+        j->arts[i].size = (uint64_t)json_integer_value(json_object_get(a, "size"));
+        if (!qd_name_valid(j->arts[i].name)) {
+            job_free(j);
+            return NULL;
+        }
+        j->n_arts = i + 1;
+    }
+    if (na && !j->arts) {
+        job_free(j);
+        return NULL;
+    }
     json_t *err = json_object_get(o, "error");
     copy_str(j->err_type, sizeof j->err_type, json_object_get(err, "type"));
     copy_str(j->err_detail, sizeof j->err_detail, json_object_get(err, "detail"));
@@ -1047,6 +1399,8 @@ static struct qd_job *recover_one(struct qd_jobs *js, const char *id)
         return NULL;
     qd_spool_path(path, sizeof path, "%s/%s", dir, ART_TMP);
     unlink(path);
+    qd_spool_path(path, sizeof path, "%s/%s", dir, OUT_TMP);
+    qd_spool_remove(path);
     qd_spool_path(path, sizeof path, "%s/.%s.tmp", dir, JOB_FILE);
     unlink(path);
     qd_spool_path(path, sizeof path, "%s/.%s.tmp", dir, REPORT_FILE);
@@ -1070,12 +1424,12 @@ static struct qd_job *recover_one(struct qd_jobs *js, const char *id)
         j->started = 0;
         memset(&j->prog, 0, sizeof j->prog);
     }
-    if (j->state == QD_JOB_SUCCEEDED && j->artifact[0]) {
+    for (size_t i = 0; j->state == QD_JOB_SUCCEEDED && i < j->n_arts; i++) {
         struct stat st;
-        qd_spool_path(path, sizeof path, "%s/%s", dir, j->artifact);
-        if (stat(path, &st) != 0 || (uint64_t)st.st_size != j->art_size) {
+        if (!qd_job_artifact(j, j->arts[i].name, path, sizeof path) || stat(path, &st) != 0 ||
+            (uint64_t)st.st_size != j->arts[i].size) {
             j->state = QD_JOB_FAILED;
-            set_error(j, QD_P_INTERNAL, "the artifact was lost before a restart");
+            set_error(j, QD_P_INTERNAL, "an artifact was lost before a restart");
         }
     }
     if (j->state == QD_JOB_QUEUED) {

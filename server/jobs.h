@@ -7,7 +7,12 @@
  * per chunk (qcore_job_run_chunk; chunks of all running jobs are fed round
  * robin with a per-job cap so jobs share the threads fairly), and finish
  * (qcore_job_finish = reduce + fsync, the report, the artifact's SHA-256,
- * rename into place). Only the loop thread touches job records; workers get
+ * rename into place). A folder job (a Hugging Face model folder: shards,
+ * index, config.json, tokenizer files) plans every shard up front with
+ * core/hf.h and runs the chunks of one shard after the other; the finish
+ * item of each shard creates the next one's core job, and the last one
+ * writes the index, config.json and copies (qcore_hf_write_meta) into
+ * jobs/<id>/.out.tmp/, renamed to jobs/<id>/out/ when all is fsynced. Only the loop thread touches job records; workers get
  * the immutable plan and their chunk index. Every state change is persisted
  * to jobs/<id>/job.json (temp, fsync, rename) before it is announced.
  *
@@ -55,6 +60,7 @@ struct qd_job_input {
     char sha256[65];
     uint64_t size;
     bool owned;              /* the input lives in the job dir (upload+submit) */
+    bool folder;             /* rel_path is a Hugging Face model folder */
 };
 
 int qd_jobs_create(const struct qd_jobs_opts *o, struct qd_jobs **out);
@@ -99,10 +105,12 @@ bool qd_job_done(const struct qd_job *j);
 const char *qd_job_id(const struct qd_job *j);
 /* Bumped on every change; SSE streams send when it moves. */
 uint64_t qd_job_version(const struct qd_job *j);
-/* Paths of the finished artifact and report ("" when none). */
-const char *qd_job_artifact_name(const struct qd_job *j);
-const char *qd_job_artifact_sha256(const struct qd_job *j);
-int qd_job_artifact_path(const struct qd_job *j, char *buf, size_t len);
+/* The artifact `name` of a succeeded job and its path, or NULL when the job
+ * has none of that name. A single-file job has one artifact; a folder job
+ * one per file of the output folder (shards, index, config.json, copies). */
+const struct qd_artifact *qd_job_artifact(const struct qd_job *j, const char *name, char *path,
+                                          size_t len);
+/* Path of the report (dry run: the plan). */
 int qd_job_report_path(const struct qd_job *j, char *buf, size_t len);
 /* True if a queued or running job reads models/<name>. */
 bool qd_jobs_uses_model(const struct qd_jobs *js, const char *name);

@@ -23,7 +23,7 @@ extern char **environ;
 
 #define TICK_MS 100          /* drain progress check */
 #define KEEPALIVE_MS 15000   /* SSE keepalive comments */
-#define CHORE_MS 60000       /* retention */
+#define CHORE_MS 60000       /* retention (shorter for a short retention) */
 #define STATUS_MIN_MS 1000   /* sd_notify STATUS= on job changes, at most this often */
 
 struct serve {
@@ -214,7 +214,14 @@ static void start_timers(struct serve *sv)
         ts[i]->data = sv;
     }
     uv_timer_start(&sv->keepalive, on_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
-    uv_timer_start(&sv->chores, on_chores, 1000, CHORE_MS);
+    /* retention checks: every minute, or four times per retention period
+     * when that is shorter (a test's "2s"), at least once a second */
+    uint64_t chore_ms = CHORE_MS;
+    if (sv->s.cfg.retention_s > 0 && (uint64_t)sv->s.cfg.retention_s * 250 < chore_ms)
+        chore_ms = (uint64_t)sv->s.cfg.retention_s * 250;
+    if (chore_ms < 1000)
+        chore_ms = 1000;
+    uv_timer_start(&sv->chores, on_chores, 1000, chore_ms);
     uv_signal_init(l, &sv->sigterm);
     uv_signal_init(l, &sv->sigint);
     sv->sigterm.data = sv->sigint.data = sv;

@@ -85,6 +85,36 @@ int qd_spool_remove(const char *path)
     return remove_depth(path, 3);
 }
 
+/* Temp files of atomic writes (".NAME.tmp") that a crash left in a model
+ * dir: models/<name>/.meta.json.tmp and the like. */
+static void remove_model_temps(const char *root)
+{
+    char models[QD_PATH_MAX];
+    if (qd_spool_path(models, sizeof models, "%s/models", root) != 0)
+        return;
+    DIR *d = opendir(models);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char dir[QD_PATH_MAX];
+        if (e->d_name[0] == '.' ||
+            qd_spool_path(dir, sizeof dir, "%s/%s", models, e->d_name) != 0)
+            continue;
+        DIR *md = opendir(dir);
+        if (!md)
+            continue;
+        for (struct dirent *f; (f = readdir(md)) != NULL;) {
+            size_t n = strlen(f->d_name);
+            char path[QD_PATH_MAX];
+            if (f->d_name[0] == '.' && n > 5 && strcmp(f->d_name + n - 4, ".tmp") == 0 &&
+                qd_spool_path(path, sizeof path, "%s/%s", dir, f->d_name) == 0)
+                unlink(path);
+        }
+        closedir(md);
+    }
+    closedir(d);
+}
+
 int qd_spool_open(struct qd_spool *s, const char *root)
 {
     if (qd_spool_path(s->root, sizeof s->root, "%s", root) != 0)
@@ -103,6 +133,7 @@ int qd_spool_open(struct qd_spool *s, const char *root)
     int rc = qd_spool_remove(tmp); /* leftovers of a crash */
     if (rc != 0)
         return rc;
+    remove_model_temps(root);
     return mkdir_p(tmp);
 }
 

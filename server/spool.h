@@ -26,7 +26,7 @@ struct qd_spool {
 };
 
 /* Create the layout under `root` (made if missing) and remove leftovers
- * of a crash in tmp/. */
+ * of a crash: everything in tmp/, and ".NAME.tmp" files in model dirs. */
 int qd_spool_open(struct qd_spool *s, const char *root);
 
 /* A streamed upload: a temp file in tmp/ and a running SHA-256. */

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
@@ -77,8 +78,11 @@ int daemon_start(struct daemon *d, const char *dir, const char *const *extra)
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        /* stdout too: a daemon left behind by a failed test must not hold
+         * the test runner's output pipe open */
         int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
+            dup2(fd, 1);
             dup2(fd, 2);
             close(fd);
         }
@@ -105,6 +109,56 @@ int daemon_start(struct daemon *d, const char *dir, const char *const *extra)
         nap_ms(10);
     }
     return -1;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void rm_tree(const char *dir)
+{
+    if (dir && dir[0])
+        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void daemon_cleanup(struct daemon *d)
+{
+    char log[300];
+    snprintf(log, sizeof log, "%s.log", d->dir);
+    rm_tree(d->dir);
+    unlink(log);
+}
+
+int run_quantd(const char *const *args)
+{
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = QD_BINARY;
+    for (const char *const *a = args; *a && n < 63; a++)
+        argv[n++] = *a;
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execv(QD_BINARY, (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 bool daemon_alive(struct daemon *d)

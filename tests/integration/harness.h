@@ -33,6 +33,14 @@ int daemon_stop(struct daemon *d);
 /* SIGKILL and reap. */
 void daemon_kill(struct daemon *d);
 bool daemon_alive(struct daemon *d);
+/* Remove the state dir and its log (a test calls it when it passed: a
+ * failing test leaves them for a look). */
+void daemon_cleanup(struct daemon *d);
+/* Remove a directory tree. */
+void rm_tree(const char *dir);
+/* Run `quantd ARGS...` (NULL-terminated), stdout/stderr to /dev/null;
+ * returns its exit status. */
+int run_quantd(const char *const *args);
 
 /* One request. body_path: a file streamed as the body (curl -T style);
  * body/body_len: an in-memory body; headers: NULL-terminated "K: V". */

@@ -34,6 +34,8 @@ static int teardown_shared(void **state)
 {
     (void)state;
     int rc = daemon_stop(&D);
+    if (rc == 0)
+        daemon_cleanup(&D);
     curl_global_cleanup();
     return rc == 0 ? 0 : -1;
 }
@@ -382,6 +384,7 @@ static void test_chunked_over_limit(void **state)
     closedir(dir);
     assert_int_equal(files, 0);
     assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
 }
 
 static void test_queue_full_and_not_done(void **state)
@@ -431,6 +434,7 @@ static void test_queue_full_and_not_done(void **state)
     char st[32];
     assert_string_equal(wait_job(&d, ids[1], 60, st, sizeof st), "succeeded");
     assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
 }
 
 struct sse {
@@ -514,6 +518,7 @@ static void test_auth(void **state)
     const char *up = "POST /v1/jobs?scheme=Q8_0 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n";
     assert_int_equal(raw_request(d.port, up, strlen(up), buf, sizeof buf), 401);
     assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
     unlink(tokfile);
 }
 
@@ -550,6 +555,7 @@ static void test_restart_recovery(void **state)
     check_artifact(&d, mid_id, golden_sha("tiny-llama-Q4_K_M.gguf"));
     check_artifact(&d, done_id, golden_sha("tiny-llama-Q8_0.gguf"));
     assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
 }
 
 static void test_sigterm_drain(void **state)
@@ -567,6 +573,7 @@ static void test_sigterm_drain(void **state)
     assert_int_equal(daemon_start(&d, dir, extra), 0);
     assert_string_equal(wait_job(&d, id, 60, st, sizeof st), "succeeded");
     assert_int_equal(daemon_stop(&d), 0);
+    daemon_cleanup(&d);
 }
 
 int main(void)

@@ -269,7 +269,13 @@ static void costly_patterns_are_refused(void **s)
     assert_int_equal(qcore_pattern_check("blk\\.[0-9]+\\.attn_(q|k)\\.weight$", &err), 0);
     assert_int_equal(qcore_pattern_check("[*+?{]x*", &err), 0); /* bracket members are literals */
     assert_int_equal(qcore_pattern_check(".*++++++++++++", &err), QCORE_EINVAL);
-    assert_non_null(strstr(err.msg, "repetition"));
+    assert_non_null(strstr(err.msg, "stacked"));
+    assert_int_equal(qcore_pattern_check("((a+)+)", &err), QCORE_EINVAL);
+    assert_int_equal(qcore_pattern_check("(a{16}){16}", &err), QCORE_EINVAL);
+    assert_int_equal(qcore_pattern_check("(a)\\1", &err), QCORE_EINVAL);
+    assert_int_equal(qcore_pattern_check("(ab)+c?d*(e|f)", &err), 0);
+    assert_int_equal(qcore_pattern_check("a?b?c?d?e?f?g?h?i?", &err), QCORE_EINVAL);
+    assert_non_null(strstr(err.msg, "more than 8"));
     assert_int_equal(qcore_pattern_check("a{1000}", &err), QCORE_EINVAL);
     assert_int_equal(qcore_pattern_check("a{2,9999}", &err), QCORE_EINVAL);
     assert_int_equal(qcore_pattern_check("a{2,16}", &err), 0);
