@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# smoke.sh QUANTD_BINARY MODEL EXAMPLES_MD — start the daemon on an ephemeral
-# port, run the curl commands of docs/api-examples.md verbatim (every line
-# of its ```sh blocks), check that each succeeds, stop with SIGTERM (exit 0).
+# smoke.sh QUANTD_BINARY MODEL DOC.md [SECTION] — start the daemon on an
+# ephemeral port, run the commands of DOC's ```sh blocks verbatim (only those
+# under the heading "## SECTION" when given: the README's API section), check
+# that each succeeds, stop with SIGTERM (exit 0). Lines that set QUANTD= or
+# MODEL= are the document telling the reader what the test sets itself.
 set -euo pipefail
-BIN=$1 MODEL=$2 DOC=$3
+BIN=$1 MODEL=$2 DOC=$3 SECTION=${4:-}
 WORK=$(mktemp -d /tmp/quantd-smoke-XXXXXX)
 "$BIN" serve --listen 127.0.0.1:0 --state-dir "$WORK/var" --min-free-disk 0 2>"$WORK/log" &
 PID=$!
@@ -14,13 +16,26 @@ for _ in $(seq 1 500); do  # poll readiness (up to 10 s)
 done
 export QUANTD="http://127.0.0.1:$(cat "$WORK/var/port")" MODEL
 cd "$WORK"
-awk '/^```sh$/{f=1;next} /^```$/{f=0} f' "$DOC" > commands.sh
+# Every curl of the document must get a 2xx (a .curlrc the commands do not
+# show), except the one that demonstrates an error.
+printf 'fail-with-body\n' > "$WORK/.curlrc"
+export CURL_HOME="$WORK"
+awk -v sec="$SECTION" '
+  /^## / { in_sec = (sec == "" || $0 == "## " sec) }
+  !in_sec && sec != "" { next }
+  /^```sh$/ { f = 1; next }
+  /^```$/ { f = 0 }
+  f && !/^(QUANTD|MODEL)=/' "$DOC" > commands.sh
+[ -s commands.sh ] || { echo "no commands found in $DOC ${SECTION:+(section $SECTION)}"; exit 1; }
 n=0
 while IFS= read -r line; do
   [ -z "$line" ] && continue
   n=$((n + 1))
   echo "+ $line"
-  out=$(eval "$line") || { echo "FAILED: $line"; exit 1; }
+  case "$line" in
+    *Q9_9*) out=$(eval "$line") && { echo "expected an error: $line"; exit 1; } ;;
+    *) out=$(eval "$line") || { echo "FAILED: $line"; exit 1; } ;;
+  esac
   case "$line" in
     *Q9_9*) grep -q '"type": "unknown-scheme"' <<<"$out" || { echo "expected a problem"; exit 1; } ;;
     *"scheme=Q4_K_M&wait=60"*) grep -q '"state": "succeeded"' job.json || { echo "job not done"; exit 1; } ;;
