@@ -123,6 +123,8 @@ static void mix_state_init(struct mix_state *s, const struct qcore_model *m, enu
     }
 }
 
+static long layer_of(const char *name);
+
 static bool use_more_bits(int i, int n)
 {
     return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
@@ -216,6 +218,13 @@ static int mix_type(struct mix_state *s, const struct qcore_tensor *t, int type,
     }
     if (contains(name, "ffn_down")) {
         int i = s->i_ffn_down++, n = s->n_layer;
+        if (s->n_expert > 1) {
+            /* MoE: several ffn_down tensors per layer (experts, shared
+             * experts); llama-quantize takes the layer from the name. */
+            long l = layer_of(name);
+            if (l >= 0 && l < 100000)
+                i = (int)l;
+        }
         if (ft == QCORE_FTYPE_Q2_K)
             type = QCORE_TYPE_Q3_K;
         else if (ft == QCORE_FTYPE_Q3_K_M)

@@ -114,6 +114,12 @@ static struct qcore_model *synth_llama(int n_layer, int64_t ne0, bool tied)
     return m;
 }
 
+/* FORMATS.md §5.3's use_more_bits, written out for the tests. */
+static bool use_more_bits_ref(int i, int n)
+{
+    return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
+
 static int type_of(const struct qcore_plan *p, const char *name)
 {
     for (size_t i = 0; i < p->n; i++)
@@ -261,6 +267,52 @@ static void gguf_output_layout_is_dense_and_aligned(void **s)
     qcore_model_close(m);
 }
 
+/* MoE: two ffn_down tensors per layer (experts and shared expert); the
+ * layer index comes from the name, not from a running count. */
+static void moe_ffn_down_uses_layer_from_name(void **s)
+{
+    (void)s;
+    static char names[64][64];
+    static int64_t ne[64][3];
+    struct qcore_gguf_out_tensor t[64];
+    size_t n = 0;
+    for (int l = 0; l < 16; l++) {
+        snprintf(names[n], 64, "blk.%d.ffn_down_exps.weight", l);
+        ne[n][0] = 256; ne[n][1] = 4; ne[n][2] = 4;
+        t[n] = (struct qcore_gguf_out_tensor){names[n], 3, ne[n], QCORE_TYPE_F32};
+        n++;
+        snprintf(names[n], 64, "blk.%d.ffn_down_shexp.weight", l);
+        ne[n][0] = 256; ne[n][1] = 4;
+        t[n] = (struct qcore_gguf_out_tensor){names[n], 2, ne[n], QCORE_TYPE_F32};
+        n++;
+    }
+    struct qcore_kv kv[3] = {{0}};
+    qcore_kv_make_str(&kv[0], "general.architecture", "qwen2moe");
+    qcore_kv_make_u32(&kv[1], "qwen2moe.block_count", 16);
+    qcore_kv_make_u32(&kv[2], "qwen2moe.expert_count", 4);
+    char path[256];
+    tu_temp_path(path, sizeof path, ".gguf");
+    assert_int_equal(tu_write_gguf(path, kv, 3, t, n, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        qcore_kv_cleanup(&kv[i]);
+    struct qcore_model *m = NULL;
+    assert_int_equal(qcore_model_open(path, &m, NULL), 0);
+    unlink(path);
+    struct qcore_plan_opts o;
+    qcore_plan_opts_init(&o);
+    struct qcore_plan *p = plan_for(m, &o);
+    for (int l = 0; l < 16; l++) {
+        int want = use_more_bits_ref(l, 16) ? QCORE_TYPE_Q6_K : QCORE_TYPE_Q4_K;
+        char name[64];
+        snprintf(name, sizeof name, "blk.%d.ffn_down_exps.weight", l);
+        assert_int_equal(type_of(p, name), want);
+        snprintf(name, sizeof name, "blk.%d.ffn_down_shexp.weight", l);
+        assert_int_equal(type_of(p, name), want);
+    }
+    qcore_plan_destroy(p);
+    qcore_model_close(m);
+}
+
 /* Patterns that would make glibc's regcomp explode are refused up front. */
 static void costly_patterns_are_refused(void **s)
 {
@@ -309,6 +361,7 @@ int main(void)
         cmocka_unit_test(shape_fallback_is_reported),
         cmocka_unit_test(gguf_output_layout_is_dense_and_aligned),
         cmocka_unit_test(costly_patterns_are_refused),
+        cmocka_unit_test(moe_ffn_down_uses_layer_from_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
