@@ -603,7 +603,7 @@ static void prepare_work(uv_work_t *req)
         w->rc = write_plans(j, r, dir, &w->err);
         return;
     }
-    r->qjs = calloc(r->n_files, sizeof *r->qjs);
+    r->qjs = calloc(r->n_files ? r->n_files : 1, sizeof *r->qjs);
     if (!r->qjs) {
         w->rc = qcore_error_set(&w->err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
         return;
