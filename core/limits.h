@@ -28,6 +28,11 @@
 #define QCORE_GGUF_MAX_ALIGNMENT (64u << 10)
 /* safetensors JSON header (the reference implementation's limit). */
 #define QCORE_ST_MAX_HEADER (100u << 20)
+/* JSON values in a safetensors header (objects, arrays, numbers, strings).
+ * jansson spends ~100 bytes per value: this bounds the parse to a few hundred
+ * MiB even for a 100 MiB header. A tensor entry is about 8 values; the
+ * largest real shards hold well under 10^5 tensors. */
+#define QCORE_ST_MAX_JSON_VALUES 2000000u
 /* Default chunk of F32 input per work item. */
 #define QCORE_DEFAULT_CHUNK_BYTES (4u << 20)
 

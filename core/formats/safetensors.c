@@ -325,6 +325,30 @@ static int parse_root(struct st_ctx *c, json_t *root)
     return check_layout(c);
 }
 
+/* Upper bound on the JSON values in `text`: one per '{', '[' and ',' outside
+ * strings (plus one). jansson spends about a hundred bytes per value, so a
+ * 100 MiB header of tiny values would cost gigabytes; this cheap pass lets
+ * the reader refuse such a header before parsing it. */
+static uint64_t count_json_values(const char *text, size_t len)
+{
+    uint64_t n = 1;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (in_str) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_str = false;
+        } else if (ch == '"') {
+            in_str = true;
+        } else {
+            n += ch == '{' || ch == '[' || ch == ',';
+        }
+    }
+    return n;
+}
+
 int qcore_st_read(struct qcore_model *m, struct qcore_error *err)
 {
     struct st_ctx c = {.m = m, .err = err};
@@ -334,6 +358,13 @@ int qcore_st_read(struct qcore_model *m, struct qcore_error *err)
     int rc = read_header_text(&c, &text, &len);
     if (rc)
         return rc;
+    uint64_t values = count_json_values(text, len);
+    if (values > QCORE_ST_MAX_JSON_VALUES) {
+        free(text);
+        return bad(err, QCORE_ELIMIT, 8, NULL,
+                   "header holds about %" PRIu64 " JSON values (at most %u are read)", values,
+                   QCORE_ST_MAX_JSON_VALUES);
+    }
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     free(text);
     if (!root) {

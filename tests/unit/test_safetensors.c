@@ -441,6 +441,28 @@ static void metadata_not_strings(void **state)
     expect_fail("{\"__metadata__\":\"k\"}", 0, QCORE_EMALFORMED);
 }
 
+/* A header of many tiny JSON values is refused before jansson parses it
+ * (it would cost ~100 bytes of memory per value). Commas inside strings
+ * do not count. */
+static void too_many_json_values(void **state)
+{
+    (void)state;
+    size_t n = 2100000 * 2 + 64;
+    char *json = malloc(n);
+    assert_non_null(json);
+    size_t k = (size_t)sprintf(json, "{\"__metadata__\":{\"k\":\"");
+    for (int i = 0; i < 100; i++)
+        json[k++] = ','; /* inside a string: not values */
+    k += (size_t)sprintf(json + k, "\"},\"a\":{\"dtype\":\"F32\",\"shape\":[");
+    for (int i = 0; i < 2000000; i++) {
+        json[k++] = '1';
+        json[k++] = ',';
+    }
+    k += (size_t)sprintf(json + k, "1],\"data_offsets\":[0,0]}}");
+    expect_fail(json, 0, QCORE_ELIMIT);
+    free(json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +485,7 @@ int main(void)
         cmocka_unit_test(overlap),
         cmocka_unit_test(trailing_bytes),
         cmocka_unit_test(metadata_not_strings),
+        cmocka_unit_test(too_many_json_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
