@@ -125,6 +125,11 @@ static float scale_eps(int type)
     }
 }
 
+float qcore_ct_scale_eps(int type)
+{
+    return scale_eps(type);
+}
+
 float qcore_ct_store_scale(int type, float s, uint8_t *dst)
 {
     uint16_t h;

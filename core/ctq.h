@@ -99,6 +99,9 @@ void qcore_ct_pack_row(const int32_t *q, int64_t n, unsigned bits, uint8_t *dst)
 uint8_t qcore_f32_to_e4m3(float f);
 float qcore_e4m3_to_f32(uint8_t b);
 
+/* torch.finfo(type).eps (F32, F16, BF16): the scale of an all-zero group. */
+float qcore_ct_scale_eps(int type);
+
 /* Store scale `s` (> 0) as `type` without rounding it down: returns the
  * stored value, and writes its bytes to dst. A stored scale never
  * underestimates the one computed, so quantized values stay in range. */

@@ -224,12 +224,15 @@ static int run_copy(struct qcore_job *job, const struct chunk *c, struct qcore_e
     return rc;
 }
 
-static uint64_t count_nonfinite(const float *x, size_t n)
+/* NaN/±Inf in the source, with the table's kernel when it has one. */
+static uint64_t count_nonfinite(const struct qcore_kernels *k, const float *x, size_t n)
 {
-    uint64_t k = 0;
+    if (k->count_nonfinite)
+        return k->count_nonfinite(x, (int64_t)n);
+    uint64_t c = 0;
     for (size_t i = 0; i < n; i++)
-        k += !isfinite(x[i]);
-    return k;
+        c += !isfinite(x[i]);
+    return c;
 }
 
 static int run_quantize(struct qcore_job *job, const struct chunk *c, struct chunk_result *r,
@@ -246,10 +249,16 @@ static int run_quantize(struct qcore_job *job, const struct chunk *c, struct chu
     if (n == 0)
         return 0;
 
+    /* The chunk is quantized, and (metrics on) dequantized and compared, a
+     * slice at a time, so that the slice of x is still in cache for the
+     * three passes and y is only a slice (METRIC_SLICE: a multiple of every
+     * block size). The error sums then add slice by slice: the same order
+     * whatever the thread count. */
+    enum { METRIC_SLICE = 16384 };
     float *x = scratch_get(SCR_X, n * sizeof *x);
     void *raw = pt->src_type == QCORE_TYPE_F32 ? (void *)x : scratch_get(SCR_RAW, in_len);
     uint8_t *q = scratch_get(SCR_Q, out_len);
-    float *y = job->metrics ? scratch_get(SCR_Y, n * sizeof *y) : NULL;
+    float *y = job->metrics ? scratch_get(SCR_Y, METRIC_SLICE * sizeof *y) : NULL;
     if (!x || !raw || !q || (job->metrics && !y))
         return qcore_error_set(err, rc, QCORE_NO_OFFSET, "out of memory");
     rc = qcore_pread_full(job->plan->model->fd, raw, in_len, t->offset + c->begin * st->type_size,
@@ -258,16 +267,20 @@ static int run_quantize(struct qcore_job *job, const struct chunk *c, struct chu
         return rc;
     if (raw != x)
         qcore_to_f32(job->k, pt->src_type, raw, x, (int64_t)n);
-    job->k->quantize[pt->dst_type](x, q, (int64_t)n);
+    for (size_t o = 0; o < n; o += METRIC_SLICE) {
+        const size_t len = n - o < METRIC_SLICE ? n - o : METRIC_SLICE;
+        uint8_t *qs = q + o / dt->block_size * dt->type_size;
+        job->k->quantize[pt->dst_type](x + o, qs, (int64_t)len);
+        if (job->metrics) {
+            job->k->dequantize[pt->dst_type](qs, y, (int64_t)len);
+            job->k->err_sums(x + o, y, (int64_t)len, &r->sums);
+            r->nonfinite_src += count_nonfinite(job->k, x + o, len);
+        }
+    }
     rc = qcore_pwrite_full(job->out_fd, q, out_len,
                            pt->dst_offset + c->begin / dt->block_size * dt->type_size, err);
     if (rc != 0)
         return rc;
-    if (job->metrics) {
-        job->k->dequantize[pt->dst_type](q, y, (int64_t)n);
-        job->k->err_sums(x, y, (int64_t)n, &r->sums);
-        r->nonfinite_src = count_nonfinite(x, n);
-    }
     return 0;
 }
 
@@ -339,7 +352,9 @@ static int run_ct(struct qcore_job *job, const struct chunk *c, struct chunk_res
         goto out;
     if (b.raw != b.x)
         qcore_to_f32(job->k, pt->src_type, b.raw, b.x, (int64_t)n);
-    qcore_ct_quantize_rows(&ct->prm, b.x, (int64_t)n_rows, &b.o);
+    /* The table's kernel (same bytes as the scalar qcore_ct_quantize_rows). */
+    (job->k->ct_quantize_rows ? job->k->ct_quantize_rows
+                              : qcore_ct_quantize_rows)(&ct->prm, b.x, (int64_t)n_rows, &b.o);
     rc = qcore_pwrite_full(job->out_fd, b.o.weights, b.w_len,
                            ct->offset[QCORE_CT_WEIGHT] + c->begin * qcore_ct_row_bytes(&ct->prm),
                            err);
@@ -353,7 +368,7 @@ static int run_ct(struct qcore_job *job, const struct chunk *c, struct chunk_res
         rc = write_shape(job, ct, err);
     if (rc == 0 && job->metrics) {
         job->k->err_sums(b.x, b.o.y, (int64_t)n, &r->sums);
-        r->nonfinite_src = count_nonfinite(b.x, n);
+        r->nonfinite_src = count_nonfinite(job->k, b.x, n);
     }
 out:
     return rc;

@@ -49,6 +49,7 @@ static inline vi vi_sel(vm m, vi a, vi b)
 static inline vi vi_set(int a) { return _mm256_set1_epi32(a); }
 static inline vi vi_add(vi a, vi b) { return _mm256_add_epi32(a, b); }
 static inline void vi_st(int32_t *p, vi a) { _mm256_storeu_si256((__m256i *)p, a); }
+static inline vi vi_ld(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 static inline vf vi_tof(vi a) { return _mm256_cvtepi32_ps(a); }
 static inline vm vi_eq(vi a, vi b) { return _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b)); }
 static inline vi vi_clamp(vi v, int lo, int hi)
@@ -61,6 +62,14 @@ static inline vi vf_rne(vf v)
     const vi t = _mm256_castps_si256(_mm256_add_ps(v, _mm256_set1_ps(12582912.0f)));
     return _mm256_sub_epi32(_mm256_and_si256(t, _mm256_set1_epi32(0x007fffff)),
                             _mm256_set1_epi32(0x00400000));
+}
+
+#define KQ_HAVE_GATHER
+static inline vf vf_gather(const float *p, int stride)
+{
+    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                           _mm256_set1_epi32(stride));
+    return _mm256_i32gather_ps(p, idx, 4);
 }
 
 #include "core/kernels/kq_lanes.h"
@@ -118,6 +127,8 @@ static const struct qcore_kernels avx2_table = {
     .err_sums = x86_err_sums,
     .f16_to_f32 = x86_f16_row_to_f32,
     .bf16_to_f32 = x86_bf16_row_to_f32,
+    .ct_quantize_rows = x86_ct_quantize_rows,
+    .count_nonfinite = x86_count_nonfinite,
 };
 
 const struct qcore_kernels *qcore_kernels_avx2(void)

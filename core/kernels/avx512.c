@@ -81,6 +81,10 @@ static inline void vi_st(int32_t *p, vi x)
     _mm512_storeu_si512(p, x.a);
     _mm512_storeu_si512(p + 16, x.b);
 }
+static inline vi vi_ld(const int32_t *p)
+{
+    return VI2(_mm512_loadu_si512(p), _mm512_loadu_si512(p + 16));
+}
 static inline vf vi_tof(vi x) { return VF2(_mm512_cvtepi32_ps(x.a), _mm512_cvtepi32_ps(x.b)); }
 static inline vm vi_eq(vi x, vi y)
 {
@@ -100,6 +104,14 @@ static inline __m512i rne1(__m512 v)
 }
 static inline vi vf_rne(vf v) { return VI2(rne1(v.a), rne1(v.b)); }
 
+#define KQ_HAVE_GATHER
+static inline vf vf_gather(const float *p, int stride)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32(stride));
+    return VF2(_mm512_i32gather_ps(idx, p, 4), _mm512_i32gather_ps(idx, p + 16 * stride, 4));
+}
+
 #include "core/kernels/kq_lanes.h"
 
 #define KQ_ROW(name, kind)                                                             \
@@ -116,6 +128,50 @@ KQ_ROW(avx512_quantize_q6_k, KQ_Q6_K)
 static void avx512_quantize_iq4_nl(const float *restrict src, void *restrict dst, int64_t n)
 {
     kq_quantize_iq4_nl(src, dst, n);
+}
+
+/* The error sums with 512-bit doubles: 16 floats per step, two partial
+ * sums per quantity (another order than the reference's, within the
+ * callers' tolerance; counts and the maximum are exact). Non-finite pairs
+ * are masked to 0 - 0. */
+static void avx512_err_sums(const float *restrict x, const float *restrict y, int64_t n,
+                            struct qcore_err_sums *acc)
+{
+    __m512d sx2[2], sy2[2], sxy[2], se2[2], mx[2];
+    for (int k = 0; k < 2; k++)
+        sx2[k] = sy2[k] = sxy[k] = se2[k] = mx[k] = _mm512_setzero_pd();
+    const __m512 lim = _mm512_set1_ps(FLT_MAX);
+    uint64_t finite = 0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 xv = _mm512_loadu_ps(x + i), yv = _mm512_loadu_ps(y + i);
+        const __mmask16 ok = _mm512_cmp_ps_mask(_mm512_abs_ps(xv), lim, _CMP_LE_OQ) &
+                             _mm512_cmp_ps_mask(_mm512_abs_ps(yv), lim, _CMP_LE_OQ);
+        finite += (uint64_t)__builtin_popcount((unsigned)ok);
+        const __m512 xz = _mm512_maskz_mov_ps(ok, xv), yz = _mm512_maskz_mov_ps(ok, yv);
+        for (int k = 0; k < 2; k++) {
+            const __m256 xs = k ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(xz), 1)) : _mm512_castps512_ps256(xz);
+            const __m256 ys = k ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(yz), 1)) : _mm512_castps512_ps256(yz);
+            const __m512d a = _mm512_cvtps_pd(xs), b = _mm512_cvtps_pd(ys);
+            const __m512d e = _mm512_sub_pd(a, b);
+            sx2[k] = _mm512_add_pd(sx2[k], _mm512_mul_pd(a, a));
+            sy2[k] = _mm512_add_pd(sy2[k], _mm512_mul_pd(b, b));
+            sxy[k] = _mm512_add_pd(sxy[k], _mm512_mul_pd(a, b));
+            se2[k] = _mm512_add_pd(se2[k], _mm512_mul_pd(e, e));
+            mx[k] = _mm512_max_pd(mx[k], _mm512_abs_pd(e));
+        }
+    }
+    acc->sum_x2 += _mm512_reduce_add_pd(_mm512_add_pd(sx2[0], sx2[1]));
+    acc->sum_y2 += _mm512_reduce_add_pd(_mm512_add_pd(sy2[0], sy2[1]));
+    acc->sum_xy += _mm512_reduce_add_pd(_mm512_add_pd(sxy[0], sxy[1]));
+    acc->sum_e2 += _mm512_reduce_add_pd(_mm512_add_pd(se2[0], se2[1]));
+    const double m = _mm512_reduce_max_pd(_mm512_max_pd(mx[0], mx[1]));
+    if (m > acc->max_abs)
+        acc->max_abs = m;
+    acc->n += finite;
+    acc->nonfinite += (uint64_t)i - finite;
+    if (i < n)
+        x86_err_sums(x + i, y + i, n - i, acc);
 }
 
 static const struct qcore_kernels avx512_table = {
@@ -152,9 +208,11 @@ static const struct qcore_kernels avx512_table = {
         [QCORE_TYPE_Q6_K] = x86_dequantize_q6_k,
         [QCORE_TYPE_IQ4_NL] = x86_dequantize_iq4_nl,
     },
-    .err_sums = x86_err_sums,
+    .err_sums = avx512_err_sums,
     .f16_to_f32 = x86_f16_row_to_f32,
     .bf16_to_f32 = x86_bf16_row_to_f32,
+    .ct_quantize_rows = x86_ct_quantize_rows,
+    .count_nonfinite = x86_count_nonfinite,
 };
 
 const struct qcore_kernels *qcore_kernels_avx512(void)

@@ -30,6 +30,13 @@ struct qcore_err_sums {
     uint64_t nonfinite; /* pairs with a NaN/Inf in x or y */
 };
 
+/* Compressed-tensors rows (core/ctq.h): INT8/INT4 (symmetric or with zero
+ * points) and FP8, per channel or per group. */
+struct qcore_ct_params;
+struct qcore_ct_out;
+typedef void (*qcore_ct_rows_fn)(const struct qcore_ct_params *p, const float *restrict x,
+                                 int64_t n_rows, const struct qcore_ct_out *out);
+
 typedef void (*qcore_err_sums_fn)(const float *restrict x, const float *restrict y, int64_t n,
                                   struct qcore_err_sums *acc);
 
@@ -41,6 +48,11 @@ struct qcore_kernels {
     /* Source conversion to F32 (exact widening). */
     void (*f16_to_f32)(const uint16_t *restrict src, float *restrict dst, int64_t n);
     void (*bf16_to_f32)(const uint16_t *restrict src, float *restrict dst, int64_t n);
+    /* qcore_ct_quantize_rows (the scalar reference) or a table's own: the
+     * same packed words, scales, zero points and dequantized values. */
+    qcore_ct_rows_fn ct_quantize_rows;
+    /* How many of x[0..n) are NaN or ±Inf (the metrics' source count). */
+    uint64_t (*count_nonfinite)(const float *restrict x, int64_t n);
 };
 
 /* The scalar reference table. */

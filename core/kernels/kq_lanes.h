@@ -8,9 +8,10 @@
  * reference's float32 operations (no FMA: the including file is built with
  * -ffp-contract=off and the primitives below are plain IEEE operations).
  * Data-dependent branches of the reference become masks; what a lane would
- * have skipped is computed and thrown away. The second half of each type
- * (scale quantization, re-quantization, packing) is the reference's own
- * qref_finish_* function, so the bytes are the reference's by construction.
+ * have skipped is computed and thrown away. The scale quantization and the
+ * packing of each type are the reference's own qref_scales_* / qref_pack_*
+ * functions; the re-quantization between them (one division per element)
+ * runs lane by lane too, each lane a sub-block with its effective scale.
  *
  * Included by an ISA file after it defines:
  *   KQ_VW                      lanes per vector
@@ -36,26 +37,37 @@ struct kq_affine {
     bool mad;
 };
 
-/* Σ w·err(scale·L + min − x) per lane, in element order. */
+/* Σ w·err(scale·L + min − x) per lane, in element order (LF: the codes as
+ * floats). */
 static inline vf kq_affine_error(const struct kq_affine *p, const float *restrict X,
-                                 const float *restrict W, const vi *L, vf scale, vf min)
+                                 const float *restrict W, const float *restrict LF, vf scale,
+                                 vf min)
 {
     vf err = vf_set(0.0f);
     for (int i = 0; i < p->n; i++) {
-        vf diff = vf_sub(vf_add(vf_mul(scale, vi_tof(L[i])), min), vf_ld(X + i * KQ_VW));
+        vf diff = vf_sub(vf_add(vf_mul(scale, vf_ld(LF + i * KQ_VW)), min), vf_ld(X + i * KQ_VW));
         diff = p->mad ? vf_abs(diff) : vf_mul(diff, diff);
         err = vf_add(err, vf_mul(vf_ld(W + i * KQ_VW), diff));
     }
     return err;
 }
 
-/* search_affine of ref_kquants.c, lane-parallel. X, W: [n][KQ_VW]. */
+/* Codes clamp(rne(iscale·(x − min)), 0, nmax) of one candidate. */
+static inline vi kq_affine_code(const struct kq_affine *p, vf x, vf iscale, vf min)
+{
+    return vi_clamp(vf_rne(vf_mul(iscale, vf_sub(x, min))), 0, p->nmax);
+}
+
+/* search_affine of ref_kquants.c, lane-parallel. X, W: [n][KQ_VW]. Only the
+ * winning (inverse scale, min used) pair is kept per lane; its codes are
+ * recomputed at the end, the same operations on the same values as when
+ * the reference kept them. */
 static void kq_search_affine(const struct kq_affine *p, const float *restrict X,
                              const float *restrict W, int32_t *restrict Lout, vf *scale_out,
                              vf *neg_min_out)
 {
     const int n = p->n;
-    vi L[32], Laux[32];
+    float LF[32 * KQ_VW];
     const vf x0 = vf_ld(X);
     vf min = x0, max = x0, sum_w = vf_ld(W), sum_x = vf_mul(sum_w, x0);
     for (int i = 1; i < n; i++) {
@@ -71,9 +83,10 @@ static void kq_search_affine(const struct kq_affine *p, const float *restrict X,
     const vf min0 = min; /* what a flat lane returns */
     vf iscale = vf_div(vf_set((float)p->nmax), vf_sub(max, min));
     vf scale = vf_div(vf_set(1.0f), iscale);
+    vf best_is = iscale, best_mu = min;
     for (int i = 0; i < n; i++)
-        L[i] = vi_clamp(vf_rne(vf_mul(iscale, vf_sub(vf_ld(X + i * KQ_VW), min))), 0, p->nmax);
-    vf best_err = kq_affine_error(p, X, W, L, scale, min);
+        vf_st(LF + i * KQ_VW, vi_tof(kq_affine_code(p, vf_ld(X + i * KQ_VW), iscale, min)));
+    vf best_err = kq_affine_error(p, X, W, LF, scale, min);
 
     for (int s = 0; s <= p->nstep; s++) {
         /* min moves with each accepted step, and the range with it, as in
@@ -82,8 +95,8 @@ static void kq_search_affine(const struct kq_affine *p, const float *restrict X,
         vf sum_l = zero, sum_l2 = zero, sum_xl = zero;
         for (int i = 0; i < n; i++) {
             const vf x = vf_ld(X + i * KQ_VW), w = vf_ld(W + i * KQ_VW);
-            Laux[i] = vi_clamp(vf_rne(vf_mul(iscale, vf_sub(x, min))), 0, p->nmax);
-            const vf l = vi_tof(Laux[i]);
+            const vf l = vi_tof(kq_affine_code(p, x, iscale, min));
+            vf_st(LF + i * KQ_VW, l);
             const vf wl = vf_mul(w, l);
             sum_l = vf_add(sum_l, wl);
             sum_l2 = vf_add(sum_l2, vf_mul(wl, l));
@@ -98,18 +111,17 @@ static void kq_search_affine(const struct kq_affine *p, const float *restrict X,
         const vm pos = vm_gt(this_min, zero);
         this_min = vf_sel(pos, zero, this_min);
         this_scale = vf_sel(pos, vf_div(sum_xl, sum_l2), this_scale);
-        const vf err = kq_affine_error(p, X, W, Laux, this_scale, this_min);
+        const vf err = kq_affine_error(p, X, W, LF, this_scale, this_min);
         const vm take = vm_and(ok, vm_lt(err, best_err));
-        if (!vm_any(take))
-            continue;
-        for (int i = 0; i < n; i++)
-            L[i] = vi_sel(take, Laux[i], L[i]);
         best_err = vf_sel(take, err, best_err);
         scale = vf_sel(take, this_scale, scale);
+        best_is = vf_sel(take, iscale, best_is);
+        best_mu = vf_sel(take, min, best_mu);
         min = vf_sel(take, this_min, min);
     }
     for (int i = 0; i < n; i++)
-        vi_st(Lout + i * KQ_VW, vi_sel(flat, vi_set(0), L[i]));
+        vi_st(Lout + i * KQ_VW,
+              vi_sel(flat, vi_set(0), kq_affine_code(p, vf_ld(X + i * KQ_VW), best_is, best_mu)));
     *scale_out = vf_sel(flat, zero, scale);
     *neg_min_out = vf_neg(vf_sel(flat, min0, min));
 }
@@ -145,95 +157,167 @@ static inline void kq_symmetric_sums(const float *restrict X, int n, int nmax, v
     *suml2 = sl2;
 }
 
-/* search_symmetric of ref_kquants.c (n <= 32); Lout gets l + nmax. */
+/* search_symmetric of ref_kquants.c (n <= 32); Lout gets l + nmax.
+ * The candidates' sums are independent of each other: two are summed in one
+ * pass (two independent chains, each in the reference's element order) and
+ * then tried in the reference's order. Only the winning inverse scale is
+ * kept; its codes are recomputed at the end, which gives the codes the
+ * reference kept (the same operations on the same values). */
 static vf kq_search_symmetric(const float *restrict X, int n, int nmax, int32_t *restrict Lout)
 {
-    vi L[32], Lk[32];
+    static const int ks[18] = {-9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    float W[32 * KQ_VW], WX[32 * KQ_VW]; /* x·x and x·x·x, as the reference forms them */
     vf amax;
     const vf mx = kq_signed_extreme(X, n, &amax);
     const vf zero = vf_set(0.0f);
     const vm is_zero = vm_lt(amax, vf_set(QREF_GROUP_MAX_EPS));
-    vf sumlx, suml2;
-    kq_symmetric_sums(X, n, nmax, vf_div(vf_set((float)-nmax), mx), L, &sumlx, &suml2);
+    for (int i = 0; i < n; i++) {
+        const vf x = vf_ld(X + i * KQ_VW), w = vf_mul(x, x);
+        vf_st(W + i * KQ_VW, w);
+        vf_st(WX + i * KQ_VW, vf_mul(w, x));
+    }
+    vf best_is = vf_div(vf_set((float)-nmax), mx);
+    vf sumlx = zero, suml2 = zero;
+    for (int i = 0; i < n; i++) {
+        const vf l = vi_tof(vi_clamp(vf_rne(vf_mul(best_is, vf_ld(X + i * KQ_VW))), -nmax, nmax - 1));
+        sumlx = vf_add(sumlx, vf_mul(vf_ld(WX + i * KQ_VW), l));
+        suml2 = vf_add(suml2, vf_mul(vf_mul(vf_ld(W + i * KQ_VW), l), l));
+    }
     vf scale = vf_sel(vm_not(vm_eq(suml2, zero)), vf_div(sumlx, suml2), zero);
     vf best = vf_mul(scale, sumlx);
-    for (int k = -9; k <= 9; k++) {
-        if (k == 0)
-            continue;
-        const float c = -((float)nmax + 0.1f * (float)k);
-        kq_symmetric_sums(X, n, nmax, vf_div(vf_set(c), mx), Lk, &sumlx, &suml2);
-        const vm take = vm_and(vm_gt(suml2, zero),
-                               vm_gt(vf_mul(sumlx, sumlx), vf_mul(best, suml2)));
-        if (!vm_any(take))
-            continue;
-        for (int i = 0; i < n; i++)
-            L[i] = vi_sel(take, Lk[i], L[i]);
-        scale = vf_sel(take, vf_div(sumlx, suml2), scale);
-        best = vf_sel(take, vf_mul(scale, sumlx), best);
+    for (int c = 0; c < 18; c += 2) {
+        const vf is_a = vf_div(vf_set(-((float)nmax + 0.1f * (float)ks[c])), mx);
+        const vf is_b = vf_div(vf_set(-((float)nmax + 0.1f * (float)ks[c + 1])), mx);
+        vf slx_a = zero, sl2_a = zero, slx_b = zero, sl2_b = zero;
+        for (int i = 0; i < n; i++) {
+            const vf x = vf_ld(X + i * KQ_VW), w = vf_ld(W + i * KQ_VW), wx = vf_ld(WX + i * KQ_VW);
+            const vf la = vi_tof(vi_clamp(vf_rne(vf_mul(is_a, x)), -nmax, nmax - 1));
+            const vf lb = vi_tof(vi_clamp(vf_rne(vf_mul(is_b, x)), -nmax, nmax - 1));
+            slx_a = vf_add(slx_a, vf_mul(wx, la));
+            sl2_a = vf_add(sl2_a, vf_mul(vf_mul(w, la), la));
+            slx_b = vf_add(slx_b, vf_mul(wx, lb));
+            sl2_b = vf_add(sl2_b, vf_mul(vf_mul(w, lb), lb));
+        }
+        vm take = vm_and(vm_gt(sl2_a, zero), vm_gt(vf_mul(slx_a, slx_a), vf_mul(best, sl2_a)));
+        scale = vf_sel(take, vf_div(slx_a, sl2_a), scale);
+        best = vf_sel(take, vf_mul(scale, slx_a), best);
+        best_is = vf_sel(take, is_a, best_is);
+        take = vm_and(vm_gt(sl2_b, zero), vm_gt(vf_mul(slx_b, slx_b), vf_mul(best, sl2_b)));
+        scale = vf_sel(take, vf_div(slx_b, sl2_b), scale);
+        best = vf_sel(take, vf_mul(scale, slx_b), best);
+        best_is = vf_sel(take, is_b, best_is);
     }
     const vi off = vi_set(nmax);
-    for (int i = 0; i < n; i++)
-        vi_st(Lout + i * KQ_VW, vi_sel(is_zero, vi_set(0), vi_add(L[i], off)));
+    for (int i = 0; i < n; i++) {
+        const vi l = vi_clamp(vf_rne(vf_mul(best_is, vf_ld(X + i * KQ_VW))), -nmax, nmax - 1);
+        vi_st(Lout + i * KQ_VW, vi_sel(is_zero, vi_set(0), vi_add(l, off)));
+    }
     return vf_sel(is_zero, zero, scale);
 }
 
-/* search_q3 of ref_kquants.c: 16 elements, nmax 4, coordinate descent. */
-static vf kq_search_q3(const float *restrict X, int32_t *restrict Lout)
+/* Super-blocks searched before they are finished, and the most batches of
+ * KQ_VW sub-blocks that makes. */
+#define KQ_CH (KQ_VW >= 32 ? 8 : 4)
+#define KQ_NB_MAX ((KQ_CH * 16 + KQ_VW - 1) / KQ_VW)
+#define KQ_STRIDE (32 * KQ_VW) /* floats (codes) per batch in X (C) */
+
+/* search_q3 of ref_kquants.c: 16 elements, nmax 4, coordinate descent, on
+ * nbt batches at once. Within a lane the updates are sequential (each
+ * element's trial uses the sums left by the previous one), so one batch is a
+ * chain of dependent divisions; the batches are independent, and stepping
+ * them together keeps several chains in flight. sc gets the scales. */
+static void kq_search_q3(const float *restrict X, int32_t *restrict Lout, int nbt,
+                         float *restrict sc)
 {
     enum { N = 16, NMAX = 4 };
-    vi L[N];
-    vf amax;
-    const vf mx = kq_signed_extreme(X, N, &amax);
+    vi L[KQ_NB_MAX][N];
+    vf sumlx[KQ_NB_MAX], suml2[KQ_NB_MAX];
+    vm is_zero[KQ_NB_MAX], active[KQ_NB_MAX], changed[KQ_NB_MAX];
     const vf zero = vf_set(0.0f);
-    const vm is_zero = vm_lt(amax, vf_set(QREF_GROUP_MAX_EPS));
-    const vf iscale = vf_div(vf_set((float)-NMAX), mx);
-    vf sumlx = zero, suml2 = zero;
-    for (int i = 0; i < N; i++) {
-        const vf x = vf_ld(X + i * KQ_VW);
-        L[i] = vi_clamp(vf_rne(vf_mul(iscale, x)), -NMAX, NMAX - 1);
-        const vf l = vi_tof(L[i]), w = vf_mul(x, x);
-        sumlx = vf_add(sumlx, vf_mul(vf_mul(w, x), l));
-        suml2 = vf_add(suml2, vf_mul(vf_mul(w, l), l));
-    }
-    vm active = vm_not(is_zero);
-    for (int pass = 0; pass < 5 && vm_any(active); pass++) {
-        vm changed = vm_not(vm_true());
+    for (int bt = 0; bt < nbt; bt++) {
+        const float *Xb = X + bt * KQ_STRIDE;
+        vf amax;
+        const vf mx = kq_signed_extreme(Xb, N, &amax);
+        is_zero[bt] = vm_lt(amax, vf_set(QREF_GROUP_MAX_EPS));
+        const vf iscale = vf_div(vf_set((float)-NMAX), mx);
+        vf slx = zero, sl2 = zero;
         for (int i = 0; i < N; i++) {
-            const vf x = vf_ld(X + i * KQ_VW), w = vf_mul(x, x), l = vi_tof(L[i]);
-            const vf wx = vf_mul(w, x);
-            vf slx = vf_sub(sumlx, vf_mul(wx, l));
-            const vm c1 = vm_gt(slx, zero);
-            vf sl2 = vf_sub(suml2, vf_mul(vf_mul(w, l), l));
-            const vi nl = vi_clamp(vf_rne(vf_div(vf_mul(x, sl2), slx)), -NMAX, NMAX - 1);
-            const vm c2 = vm_not(vi_eq(nl, L[i]));
-            const vf nlf = vi_tof(nl);
-            slx = vf_add(slx, vf_mul(wx, nlf));
-            sl2 = vf_add(sl2, vf_mul(vf_mul(w, nlf), nlf));
-            const vm c3 = vm_and(vm_gt(sl2, zero), vm_gt(vf_mul(vf_mul(slx, slx), suml2),
-                                                          vf_mul(vf_mul(sumlx, sumlx), sl2)));
-            const vm take = vm_and(vm_and(active, c1), vm_and(c2, c3));
-            L[i] = vi_sel(take, nl, L[i]);
-            sumlx = vf_sel(take, slx, sumlx);
-            suml2 = vf_sel(take, sl2, suml2);
-            changed = vm_or(changed, take);
+            const vf x = vf_ld(Xb + i * KQ_VW);
+            L[bt][i] = vi_clamp(vf_rne(vf_mul(iscale, x)), -NMAX, NMAX - 1);
+            const vf l = vi_tof(L[bt][i]), w = vf_mul(x, x);
+            slx = vf_add(slx, vf_mul(vf_mul(w, x), l));
+            sl2 = vf_add(sl2, vf_mul(vf_mul(w, l), l));
         }
-        active = vm_and(active, changed);
+        sumlx[bt] = slx;
+        suml2[bt] = sl2;
+        active[bt] = vm_not(is_zero[bt]);
+    }
+    for (int pass = 0; pass < 5; pass++) {
+        int any = 0;
+        for (int bt = 0; bt < nbt; bt++) {
+            any |= vm_any(active[bt]);
+            changed[bt] = vm_not(vm_true());
+        }
+        if (!any)
+            break;
+        int live[KQ_NB_MAX], nlive = 0; /* batches with a lane still moving */
+        for (int bt = 0; bt < nbt; bt++)
+            if (vm_any(active[bt]))
+                live[nlive++] = bt;
+        for (int i = 0; i < N; i++) {
+            for (int li = 0; li < nlive; li++) {
+                const int bt = live[li];
+                const vf x = vf_ld(X + bt * KQ_STRIDE + i * KQ_VW), w = vf_mul(x, x);
+                const vf l = vi_tof(L[bt][i]);
+                const vf wx = vf_mul(w, x);
+                vf slx = vf_sub(sumlx[bt], vf_mul(wx, l));
+                const vm c1 = vm_gt(slx, zero);
+                vf sl2 = vf_sub(suml2[bt], vf_mul(vf_mul(w, l), l));
+                const vi nl = vi_clamp(vf_rne(vf_div(vf_mul(x, sl2), slx)), -NMAX, NMAX - 1);
+                const vm c2 = vm_not(vi_eq(nl, L[bt][i]));
+                const vf nlf = vi_tof(nl);
+                slx = vf_add(slx, vf_mul(wx, nlf));
+                sl2 = vf_add(sl2, vf_mul(vf_mul(w, nlf), nlf));
+                const vm c3 =
+                    vm_and(vm_gt(sl2, zero), vm_gt(vf_mul(vf_mul(slx, slx), suml2[bt]),
+                                                   vf_mul(vf_mul(sumlx[bt], sumlx[bt]), sl2)));
+                const vm take = vm_and(vm_and(active[bt], c1), vm_and(c2, c3));
+                L[bt][i] = vi_sel(take, nl, L[bt][i]);
+                sumlx[bt] = vf_sel(take, slx, sumlx[bt]);
+                suml2[bt] = vf_sel(take, sl2, suml2[bt]);
+                changed[bt] = vm_or(changed[bt], take);
+            }
+        }
+        for (int bt = 0; bt < nbt; bt++)
+            active[bt] = vm_and(active[bt], changed[bt]);
     }
     const vi off = vi_set(NMAX);
-    for (int i = 0; i < N; i++)
-        vi_st(Lout + i * KQ_VW, vi_sel(is_zero, vi_set(0), vi_add(L[i], off)));
-    return vf_sel(is_zero, zero, vf_div(sumlx, suml2));
+    for (int bt = 0; bt < nbt; bt++) {
+        for (int i = 0; i < N; i++)
+            vi_st(Lout + bt * KQ_STRIDE + i * KQ_VW,
+                  vi_sel(is_zero[bt], vi_set(0), vi_add(L[bt][i], off)));
+        vf_st(sc + bt * KQ_VW, vf_sel(is_zero[bt], zero, vf_div(sumlx[bt], suml2[bt])));
+    }
 }
 
 /* ---- Drivers --------------------------------------------------------------- */
 
 enum kq_kind { KQ_Q2_K, KQ_Q3_K, KQ_Q4_K, KQ_Q5_K, KQ_Q6_K };
 
-/* X[i][l] = element i of sub-block l (lanes >= m are zero). */
+/* X[i][l] = element i of sub-block l (lanes >= m are zero). An ISA with a
+ * gather instruction defines KQ_HAVE_GATHER and vf_gather(p, stride), lane l
+ * = p[l·stride]. */
 static inline void kq_gather(const float *restrict src, int n, int m, float *restrict X)
 {
-    for (int l = 0; l < KQ_VW; l++)
+#ifdef KQ_HAVE_GATHER
+    if (m == KQ_VW) {
         for (int i = 0; i < n; i++)
+            vf_st(X + i * KQ_VW, vf_gather(src + i, n));
+        return;
+    }
+#endif
+    for (int i = 0; i < n; i++)
+        for (int l = 0; l < KQ_VW; l++)
             X[i * KQ_VW + l] = l < m ? src[l * n + i] : 0.0f;
 }
 
@@ -264,66 +348,127 @@ static void kq_reference(enum kq_kind kind, const float *restrict x, uint8_t *re
     }
 }
 
+/* Step (c) lane by lane: lanes are sub-blocks, d/dm their effective scale
+ * and min (0 for lanes past the end, which keep their codes). The same float
+ * operations per element as qref_requant: (x + dm) / d or x / d, the
+ * nearest-int trick, the clamp. */
+static inline void kq_requant(const float *restrict X, int sub, vf d, vf dm, bool affine, int lo,
+                              int hi, int32_t *restrict C)
+{
+    const vm keep = vm_eq(d, vf_set(0.0f));
+    const vi off = vi_set(-lo);
+    for (int i = 0; i < sub; i++) {
+        const vf x = vf_ld(X + i * KQ_VW);
+        const vf v = affine ? vf_div(vf_add(x, dm), d) : vf_div(x, d);
+        const vi l = vi_add(vi_clamp(vf_rne(v), lo, hi), off);
+        vi_st(C + i * KQ_VW, vi_sel(keep, vi_ld(C + i * KQ_VW), l));
+    }
+}
+
 static void kq_quantize(enum kq_kind kind, const float *restrict src, uint8_t *restrict y,
                         int64_t n)
 {
     static const struct kq_affine q2 = {16, 3, -0.5f, 0.1f, 15, true};
     static const struct kq_affine q4 = {32, 15, -1.0f, 0.1f, 20, false};
     static const struct kq_affine q5 = {32, 31, -0.5f, 0.1f, 15, false};
-    enum { CH = 4 }; /* super-blocks searched before they are finished */
+    enum { CH = KQ_CH, NB_MAX = KQ_NB_MAX };
     const int sub = kind == KQ_Q4_K || kind == KQ_Q5_K ? 32 : 16;
     const int subs = QREF_QK_K / sub;
     static const int bytes[] = {84, 110, 144, 176, 210};
-    float X[32 * KQ_VW], W[32 * KQ_VW], sc[KQ_VW], mn[KQ_VW];
-    int32_t C[32 * KQ_VW];
-    float scales[CH * 16], mins[CH * 16];
-    uint8_t L[CH * QREF_QK_K];
+    static const int lo_of[] = {0, -4, 0, 0, -32}, hi_of[] = {3, 3, 15, 31, 31};
+    const bool affine = kind != KQ_Q3_K && kind != KQ_Q6_K;
+    /* Per batch of KQ_VW sub-blocks: the elements and the codes, lane-major. */
+    float X[NB_MAX * KQ_STRIDE], W[KQ_STRIDE];
+    int32_t C[NB_MAX * KQ_STRIDE];
+    /* Per sub-block: search results, then effective scales and mins (the
+     * tail past the last sub-block stays 0: those lanes keep their codes). */
+    float scales[NB_MAX * KQ_VW], mins[NB_MAX * KQ_VW];
+    float dv[NB_MAX * KQ_VW], dmv[NB_MAX * KQ_VW];
+    int live[CH];
+    uint8_t L[QREF_QK_K];
     const int64_t nsb = n / QREF_QK_K;
 
     for (int64_t sb0 = 0; sb0 < nsb; sb0 += CH) {
         const int nb = nsb - sb0 < CH ? (int)(nsb - sb0) : CH;
         const float *xs = src + sb0 * QREF_QK_K;
         const int total = nb * subs;
-        for (int first = 0; first < total; first += KQ_VW) {
+        const int nbatch = (total + KQ_VW - 1) / KQ_VW;
+        /* the next group's source, while this one is searched (the gathers
+         * stride across it, which the hardware prefetchers do not follow) */
+        if (sb0 + CH < nsb) {
+            const char *next = (const char *)(xs + CH * QREF_QK_K);
+            const int64_t left = (nsb - sb0 - CH) * QREF_QK_K * (int64_t)sizeof(float);
+            const int64_t bytes_ahead = left < CH * QREF_QK_K * 4 ? left : CH * QREF_QK_K * 4;
+            for (int64_t o = 0; o < bytes_ahead; o += 64)
+                __builtin_prefetch(next + o);
+        }
+        /* (a) the searches */
+        if (kind == KQ_Q3_K) {
+            for (int bt = 0; bt < nbatch; bt++) {
+                const int first = bt * KQ_VW;
+                const int m = total - first < KQ_VW ? total - first : KQ_VW;
+                kq_gather(xs + first * sub, sub, m, X + bt * KQ_STRIDE);
+                vf_st(mins + first, vf_set(0.0f));
+            }
+            kq_search_q3(X, C, nbatch, scales);
+        }
+        for (int bt = 0; bt < nbatch && kind != KQ_Q3_K; bt++) {
+            const int first = bt * KQ_VW;
             const int m = total - first < KQ_VW ? total - first : KQ_VW;
-            kq_gather(xs + first * sub, sub, m, X);
+            float *Xb = X + bt * KQ_STRIDE;
+            int32_t *Cb = C + bt * KQ_STRIDE;
+            kq_gather(xs + first * sub, sub, m, Xb);
             vf s, neg_min = vf_set(0.0f);
             switch (kind) {
             case KQ_Q2_K:
                 for (int i = 0; i < sub; i++)
-                    vf_st(W + i * KQ_VW, vf_abs(vf_ld(X + i * KQ_VW)));
-                kq_search_affine(&q2, X, W, C, &s, &neg_min);
+                    vf_st(W + i * KQ_VW, vf_abs(vf_ld(Xb + i * KQ_VW)));
+                kq_search_affine(&q2, Xb, W, Cb, &s, &neg_min);
                 break;
             case KQ_Q4_K:
             case KQ_Q5_K: {
                 vf sum_x2 = vf_set(0.0f);
                 for (int i = 0; i < sub; i++) {
-                    const vf x = vf_ld(X + i * KQ_VW);
+                    const vf x = vf_ld(Xb + i * KQ_VW);
                     sum_x2 = vf_add(sum_x2, vf_mul(x, x));
                 }
                 const vf av_x = vf_sqrt(vf_div(sum_x2, vf_set(32.0f)));
                 for (int i = 0; i < sub; i++)
-                    vf_st(W + i * KQ_VW, vf_add(av_x, vf_abs(vf_ld(X + i * KQ_VW))));
-                kq_search_affine(kind == KQ_Q4_K ? &q4 : &q5, X, W, C, &s, &neg_min);
+                    vf_st(W + i * KQ_VW, vf_add(av_x, vf_abs(vf_ld(Xb + i * KQ_VW))));
+                kq_search_affine(kind == KQ_Q4_K ? &q4 : &q5, Xb, W, Cb, &s, &neg_min);
                 break;
             }
-            case KQ_Q3_K:
-                s = kq_search_q3(X, C);
-                break;
             default:
-                s = kq_search_symmetric(X, 16, 32, C);
+                s = kq_search_symmetric(Xb, 16, 32, Cb);
                 break;
             }
-            vf_st(sc, s);
-            vf_st(mn, neg_min);
-            for (int l = 0; l < m; l++) {
-                scales[first + l] = sc[l];
-                mins[first + l] = mn[l];
-                uint8_t *Ls = L + (first + l) * sub;
-                for (int i = 0; i < sub; i++)
-                    Ls[i] = (uint8_t)C[i * KQ_VW + l];
-            }
+            vf_st(scales + first, s);
+            vf_st(mins + first, neg_min);
         }
+        /* (b) the scale fields of each super-block (scalar, the reference's
+         * code), and the effective scales */
+        for (int j = total; j < nbatch * KQ_VW; j++)
+            dv[j] = dmv[j] = 0.0f;
+        for (int b = 0; b < nb; b++) {
+            uint8_t *yb = y + (sb0 + b) * bytes[kind];
+            float *s = scales + b * subs, *mi = mins + b * subs;
+            float *d = dv + b * subs, *dm = dmv + b * subs;
+            switch (kind) {
+            case KQ_Q2_K: live[b] = qref_scales_q2_k(s, mi, yb, d, dm); break;
+            case KQ_Q3_K: live[b] = qref_scales_q3_k(s, yb, d); break;
+            case KQ_Q4_K:
+            case KQ_Q5_K: live[b] = qref_scales_k4(s, mi, yb, d, dm); break;
+            default: live[b] = qref_scales_q6_k(s, yb, d); break;
+            }
+            if (!affine)
+                for (int j = 0; j < subs; j++)
+                    dm[j] = 0.0f;
+        }
+        /* (c) re-quantization, lane by lane */
+        for (int bt = 0; bt < nbatch; bt++)
+            kq_requant(X + bt * KQ_STRIDE, sub, vf_ld(dv + bt * KQ_VW), vf_ld(dmv + bt * KQ_VW),
+                       affine, lo_of[kind], hi_of[kind], C + bt * KQ_STRIDE);
+        /* (d) back to element order, and the bits */
         for (int b = 0; b < nb; b++) {
             const float *x = xs + b * QREF_QK_K;
             uint8_t *yb = y + (sb0 + b) * bytes[kind];
@@ -331,14 +476,21 @@ static void kq_quantize(enum kq_kind kind, const float *restrict src, uint8_t *r
                 kq_reference(kind, x, yb);
                 continue;
             }
-            float *s = scales + b * subs, *mi = mins + b * subs;
-            uint8_t *Lb = L + b * QREF_QK_K;
+            if (!live[b])
+                continue;
+            for (int j = 0; j < subs; j++) {
+                const int g = b * subs + j, lane = g % KQ_VW;
+                const int32_t *Cs = C + (g / KQ_VW) * KQ_STRIDE + lane;
+                uint8_t *Ls = L + j * sub;
+                for (int i = 0; i < sub; i++)
+                    Ls[i] = (uint8_t)Cs[i * KQ_VW];
+            }
             switch (kind) {
-            case KQ_Q2_K: qref_finish_q2_k(x, s, mi, Lb, yb); break;
-            case KQ_Q3_K: qref_finish_q3_k(x, s, Lb, yb); break;
-            case KQ_Q4_K: qref_finish_q4_k(x, s, mi, Lb, yb); break;
-            case KQ_Q5_K: qref_finish_q5_k(x, s, mi, Lb, yb); break;
-            default: qref_finish_q6_k(x, s, Lb, yb); break;
+            case KQ_Q2_K: qref_pack_q2_k(L, yb); break;
+            case KQ_Q3_K: qref_pack_q3_k(L, yb); break;
+            case KQ_Q4_K: qref_pack_q4_k(L, yb); break;
+            case KQ_Q5_K: qref_pack_q5_k(L, yb); break;
+            default: qref_pack_q6_k(L, yb); break;
             }
         }
     }

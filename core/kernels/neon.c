@@ -5,8 +5,9 @@
  * §3.9). Vectorised: F16/BF16 conversions both ways, Q8_0, Q4_0 and Q5_0
  * quantization, the dequantizers of the 32-element types, and the
  * searching quantizers (K-quants, IQ4_NL) with one sub-block per lane
- * (kq_lanes.h, 4 lanes). Q4_1/Q5_1 quantization, the K-quant dequantizers
- * and the error sums are the reference's.
+ * (kq_lanes.h, 4 lanes), Q4_1/Q5_1 quantization, the K-quant dequantizers
+ * and the error sums. The compressed-tensors rows (ct_quantize_rows) are
+ * the reference's.
  *
  * Bit-exactness notes: FRINTA is C's roundf (ties away from zero), so Q8_0
  * needs no emulation; FCVTN/FCVTL (F32<->F16) round to nearest even under the
@@ -23,6 +24,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "core/ctq.h"
 #include "core/kernels/ref_internal.h"
 
 /* ---- F16 / BF16 ------------------------------------------------------------ */
@@ -365,6 +367,293 @@ static void neon_dequantize_iq4_nl(const void *restrict src, float *restrict dst
     }
 }
 
+/* ---- Q4_1 / Q5_1 quantization ------------------------------------------------ */
+
+/* trunc_code(): NaN and v <= 0 give 0, v >= hi gives hi, else (int)v. */
+static inline int32x4_t neon_trunc_code(float32x4_t v, float32x4_t hi)
+{
+    const float32x4_t pos =
+        vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), vcgtq_f32(v, vdupq_n_f32(0.0f))));
+    return vcvtq_s32_f32(vminq_f32(pos, hi));
+}
+
+/* The reference's quantize_affine_block on a finite block: min and max are
+ * the first elements equal to the reduced extremes (so ±0 keep the
+ * reference's sign), codes trunc_code((x − min)·id + 0.5). */
+static inline void neon_affine_block(const float *restrict x, const float32x4_t v[8], int nmax,
+                                     float *d_out, float *min_out, uint8_t codes[32])
+{
+    float32x4_t lo = v[0], hi = v[0];
+    for (int k = 1; k < 8; k++) {
+        lo = vminq_f32(lo, v[k]);
+        hi = vmaxq_f32(hi, v[k]);
+    }
+    const float mn = vminvq_f32(lo), mx = vmaxvq_f32(hi);
+    float min = mn, max = mx;
+    for (int j = 0; j < QREF_QK; j++)
+        if (x[j] == mn) {
+            min = x[j];
+            break;
+        }
+    for (int j = 0; j < QREF_QK; j++)
+        if (x[j] == mx) {
+            max = x[j];
+            break;
+        }
+    const float d = (max - min) / (float)nmax;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float32x4_t top = vdupq_n_f32((float)nmax), half = vdupq_n_f32(0.5f);
+    int32x4_t c[8];
+    for (int k = 0; k < 8; k++)
+        c[k] = neon_trunc_code(
+            vaddq_f32(vmulq_n_f32(vsubq_f32(v[k], vdupq_n_f32(min)), id), half), top);
+    const uint8x16x2_t q = neon_narrow(c);
+    vst1q_u8(codes, q.val[0]);
+    vst1q_u8(codes + 16, q.val[1]);
+    *d_out = d;
+    *min_out = min;
+}
+
+static void neon_quantize_q4_1(const float *restrict src, void *restrict dst, int64_t n)
+{
+    uint8_t *y = dst;
+    uint8_t codes[32];
+    for (int64_t b = 0; b < n / QREF_QK; b++, src += QREF_QK, y += 20) {
+        float32x4_t v[8], a[8];
+        float amax, d, min;
+        if (!neon_load_block(src, v, a, &amax)) {
+            qref_quantize_q4_1(src, y, QREF_QK);
+            continue;
+        }
+        neon_affine_block(src, v, 15, &d, &min, codes);
+        qref_put_le16(y, qref_f32_to_f16(d));
+        qref_put_le16(y + 2, qref_f32_to_f16(min));
+        neon_pack_nibbles(codes, y + 4);
+    }
+}
+
+static void neon_quantize_q5_1(const float *restrict src, void *restrict dst, int64_t n)
+{
+    uint8_t *y = dst;
+    uint8_t codes[32];
+    for (int64_t b = 0; b < n / QREF_QK; b++, src += QREF_QK, y += 24) {
+        float32x4_t v[8], a[8];
+        float amax, d, min;
+        if (!neon_load_block(src, v, a, &amax)) {
+            qref_quantize_q5_1(src, y, QREF_QK);
+            continue;
+        }
+        neon_affine_block(src, v, 31, &d, &min, codes);
+        qref_put_le16(y, qref_f32_to_f16(d));
+        qref_put_le16(y + 2, qref_f32_to_f16(min));
+        uint32_t qh = 0;
+        for (int j = 0; j < 32; j++)
+            qh |= (uint32_t)((codes[j] >> 4) & 1u) << j;
+        qref_put_le32(y + 4, qh);
+        const uint8x16_t m = vdupq_n_u8(0x0F);
+        vst1q_u8(y + 8, vorrq_u8(vandq_u8(vld1q_u8(codes), m),
+                                 vshlq_n_u8(vandq_u8(vld1q_u8(codes + 16), m), 4)));
+    }
+}
+
+/* ---- Error sums ------------------------------------------------------------------ */
+
+/* As qref_err_sums, in double, four partial sums per quantity (another order
+ * of the additions, within the tolerance the callers allow); the counts and
+ * the maximum are exact. */
+static void neon_err_sums(const float *restrict x, const float *restrict y, int64_t n,
+                          struct qcore_err_sums *acc)
+{
+    float64x2_t sx2[2], sy2[2], sxy[2], se2[2], mx[2];
+    for (int k = 0; k < 2; k++)
+        sx2[k] = sy2[k] = sxy[k] = se2[k] = mx[k] = vdupq_n_f64(0.0);
+    const float32x4_t lim = vdupq_n_f32(FLT_MAX);
+    uint64_t finite = 0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float32x4_t xv = vld1q_f32(x + i), yv = vld1q_f32(y + i);
+        const uint32x4_t ok = vandq_u32(vcleq_f32(vabsq_f32(xv), lim), vcleq_f32(vabsq_f32(yv), lim));
+        finite += vaddvq_u32(vshrq_n_u32(ok, 31));
+        /* Non-finite pairs become 0 - 0, which adds nothing. */
+        const float32x4_t xz = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(xv), ok));
+        const float32x4_t yz = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(yv), ok));
+        for (int k = 0; k < 2; k++) {
+            const float64x2_t a = k ? vcvt_high_f64_f32(xz) : vcvt_f64_f32(vget_low_f32(xz));
+            const float64x2_t b = k ? vcvt_high_f64_f32(yz) : vcvt_f64_f32(vget_low_f32(yz));
+            const float64x2_t e = vsubq_f64(a, b);
+            sx2[k] = vaddq_f64(sx2[k], vmulq_f64(a, a));
+            sy2[k] = vaddq_f64(sy2[k], vmulq_f64(b, b));
+            sxy[k] = vaddq_f64(sxy[k], vmulq_f64(a, b));
+            se2[k] = vaddq_f64(se2[k], vmulq_f64(e, e));
+            mx[k] = vmaxq_f64(mx[k], vabsq_f64(e));
+        }
+    }
+    acc->sum_x2 += vaddvq_f64(vaddq_f64(sx2[0], sx2[1]));
+    acc->sum_y2 += vaddvq_f64(vaddq_f64(sy2[0], sy2[1]));
+    acc->sum_xy += vaddvq_f64(vaddq_f64(sxy[0], sxy[1]));
+    acc->sum_e2 += vaddvq_f64(vaddq_f64(se2[0], se2[1]));
+    const double m = vmaxvq_f64(vmaxq_f64(mx[0], mx[1]));
+    if (m > acc->max_abs)
+        acc->max_abs = m;
+    acc->n += finite;
+    acc->nonfinite += (uint64_t)i - finite;
+    if (i < n)
+        qref_err_sums(x + i, y + i, n - i, acc);
+}
+
+/* ---- K-quant dequantizers ------------------------------------------------------ */
+
+/* 16 unsigned codes -> dst = dl·code − ml (two roundings, as the reference). */
+static inline void neon_deq16_affine(uint8x16_t c, float dl, float ml, float *dst)
+{
+    const uint16x8_t lo = vmovl_u8(vget_low_u8(c)), hi = vmovl_u8(vget_high_u8(c));
+    const uint32x4_t w[4] = {vmovl_u16(vget_low_u16(lo)), vmovl_u16(vget_high_u16(lo)),
+                             vmovl_u16(vget_low_u16(hi)), vmovl_u16(vget_high_u16(hi))};
+    const float32x4_t m = vdupq_n_f32(ml);
+    for (int k = 0; k < 4; k++)
+        vst1q_f32(dst + 4 * k, vsubq_f32(vmulq_n_f32(vcvtq_f32_u32(w[k]), dl), m));
+}
+
+/* 16 signed codes -> dst = dl·code. */
+static inline void neon_deq16_signed(int8x16_t c, float dl, float *dst)
+{
+    const int16x8_t lo = vmovl_s8(vget_low_s8(c)), hi = vmovl_s8(vget_high_s8(c));
+    const int32x4_t w[4] = {vmovl_s16(vget_low_s16(lo)), vmovl_s16(vget_high_s16(lo)),
+                            vmovl_s16(vget_low_s16(hi)), vmovl_s16(vget_high_s16(hi))};
+    for (int k = 0; k < 4; k++)
+        vst1q_f32(dst + 4 * k, vmulq_f32(vdupq_n_f32(dl), vcvtq_f32_s32(w[k])));
+}
+
+static inline uint8x16_t neon_shr_u8(uint8x16_t v, int n)
+{
+    return vshlq_u8(v, vdupq_n_s8((int8_t)-n));
+}
+
+static void neon_dequantize_q2_k(const void *restrict src, float *restrict dst, int64_t n)
+{
+    const uint8_t *x = src;
+    const uint8x16_t three = vdupq_n_u8(3);
+    for (int64_t b = 0; b < n / QREF_QK_K; b++, x += 84, dst += QREF_QK_K) {
+        const float d = qref_f16_to_f32(qref_get_le16(x + 80));
+        const float dmin = qref_f16_to_f32(qref_get_le16(x + 82));
+        /* element 128h + 32k + l: bits 2k of qs[32h + l] */
+        for (int h = 0; h < 2; h++) {
+            for (int k = 0; k < 4; k++) {
+                for (int half = 0; half < 2; half++) {
+                    const int e = 128 * h + 32 * k + 16 * half;
+                    const uint8_t sc = x[e / 16];
+                    const uint8x16_t q = vandq_u8(neon_shr_u8(vld1q_u8(x + 16 + 32 * h + 16 * half), 2 * k), three);
+                    neon_deq16_affine(q, d * (float)(sc & 0xF), dmin * (float)(sc >> 4), dst + e);
+                }
+            }
+        }
+    }
+}
+
+static inline int neon_scale_q3(const uint8_t *restrict s, int j)
+{
+    const int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
+    return lo | ((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4;
+}
+
+static void neon_dequantize_q3_k(const void *restrict src, float *restrict dst, int64_t n)
+{
+    const uint8_t *x = src;
+    const uint8x16_t three = vdupq_n_u8(3), one = vdupq_n_u8(1);
+    for (int64_t b = 0; b < n / QREF_QK_K; b++, x += 110, dst += QREF_QK_K) {
+        const float d = qref_f16_to_f32(qref_get_le16(x + 108));
+        for (int h = 0; h < 2; h++) {
+            for (int k = 0; k < 4; k++) {
+                for (int half = 0; half < 2; half++) {
+                    const int e = 128 * h + 32 * k + 16 * half;
+                    const uint8x16_t lo2 = vandq_u8(neon_shr_u8(vld1q_u8(x + 32 + 32 * h + 16 * half), 2 * k), three);
+                    /* hmask: element e -> byte e % 32, bit e / 32 */
+                    const uint8x16_t hb = vandq_u8(neon_shr_u8(vld1q_u8(x + 16 * half), 4 * h + k), one);
+                    /* q = low2 − (hi ? 0 : 4) = low2 + 4·hi − 4 */
+                    const int8x16_t q = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo2, vshlq_n_u8(hb, 2))),
+                                                 vdupq_n_s8(4));
+                    neon_deq16_signed(q, d * (float)(neon_scale_q3(x + 96, e / 16) - 32), dst + e);
+                }
+            }
+        }
+    }
+}
+
+static inline void neon_scale_min_k4(const uint8_t *restrict s, int j, int *sc, int *m)
+{
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0xF) | (s[j - 4] >> 6) << 4;
+        *m = (s[j + 4] >> 4) | (s[j] >> 6) << 4;
+    }
+}
+
+static void neon_dequantize_q4_k(const void *restrict src, float *restrict dst, int64_t n)
+{
+    const uint8_t *x = src;
+    for (int64_t b = 0; b < n / QREF_QK_K; b++, x += 144, dst += QREF_QK_K) {
+        const float d = qref_f16_to_f32(qref_get_le16(x));
+        const float dmin = qref_f16_to_f32(qref_get_le16(x + 2));
+        for (int j = 0; j < 8; j++) {
+            int s, m;
+            neon_scale_min_k4(x + 4, j, &s, &m);
+            const float dl = d * (float)s, ml = dmin * (float)m;
+            for (int half = 0; half < 2; half++) {
+                const uint8x16_t q = vld1q_u8(x + 16 + 32 * (j / 2) + 16 * half);
+                const uint8x16_t c = (j % 2) ? vshrq_n_u8(q, 4) : vandq_u8(q, vdupq_n_u8(0xF));
+                neon_deq16_affine(c, dl, ml, dst + 32 * j + 16 * half);
+            }
+        }
+    }
+}
+
+static void neon_dequantize_q5_k(const void *restrict src, float *restrict dst, int64_t n)
+{
+    const uint8_t *x = src;
+    for (int64_t b = 0; b < n / QREF_QK_K; b++, x += 176, dst += QREF_QK_K) {
+        const float d = qref_f16_to_f32(qref_get_le16(x));
+        const float dmin = qref_f16_to_f32(qref_get_le16(x + 2));
+        for (int j = 0; j < 8; j++) {
+            int s, m;
+            neon_scale_min_k4(x + 4, j, &s, &m);
+            const float dl = d * (float)s, ml = dmin * (float)m;
+            for (int half = 0; half < 2; half++) {
+                const uint8x16_t q = vld1q_u8(x + 48 + 32 * (j / 2) + 16 * half);
+                const uint8x16_t lo = (j % 2) ? vshrq_n_u8(q, 4) : vandq_u8(q, vdupq_n_u8(0xF));
+                const uint8x16_t hb =
+                    vandq_u8(neon_shr_u8(vld1q_u8(x + 16 + 16 * half), j), vdupq_n_u8(1));
+                neon_deq16_affine(vorrq_u8(lo, vshlq_n_u8(hb, 4)), dl, ml, dst + 32 * j + 16 * half);
+            }
+        }
+    }
+}
+
+static void neon_dequantize_q6_k(const void *restrict src, float *restrict dst, int64_t n)
+{
+    const uint8_t *x = src;
+    for (int64_t b = 0; b < n / QREF_QK_K; b++, x += 210, dst += QREF_QK_K) {
+        const float d = qref_f16_to_f32(qref_get_le16(x + 208));
+        /* element 128h + 32k + l: low nibble of ql[64h + 32(k&1) + l]
+         * (high nibble for k >= 2), 2 high bits at 2k of qh[32h + l] */
+        for (int h = 0; h < 2; h++) {
+            for (int k = 0; k < 4; k++) {
+                for (int half = 0; half < 2; half++) {
+                    const int e = 128 * h + 32 * k + 16 * half;
+                    const uint8x16_t lb = vld1q_u8(x + 64 * h + 32 * (k & 1) + 16 * half);
+                    const uint8x16_t lo = k < 2 ? vandq_u8(lb, vdupq_n_u8(0xF)) : vshrq_n_u8(lb, 4);
+                    const uint8x16_t hi = vandq_u8(
+                        neon_shr_u8(vld1q_u8(x + 128 + 32 * h + 16 * half), 2 * k), vdupq_n_u8(3));
+                    const int8x16_t q = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo, vshlq_n_u8(hi, 4))),
+                                                 vdupq_n_s8(32));
+                    neon_deq16_signed(q, d * (float)qref_as_i8(x[192 + e / 16]), dst + e);
+                }
+            }
+        }
+    }
+}
+
 /* ---- The lane primitives of kq_lanes.h, 4 x float32 ------------------------ */
 
 #define KQ_VW 4
@@ -398,6 +687,7 @@ static inline vi vi_sel(vm m, vi a, vi b) { return vbslq_s32(m, a, b); }
 static inline vi vi_set(int a) { return vdupq_n_s32(a); }
 static inline vi vi_add(vi a, vi b) { return vaddq_s32(a, b); }
 static inline void vi_st(int32_t *p, vi a) { vst1q_s32(p, a); }
+static inline vi vi_ld(const int32_t *p) { return vld1q_s32(p); }
 static inline vf vi_tof(vi a) { return vcvtq_f32_s32(a); }
 static inline vm vi_eq(vi a, vi b) { return vceqq_s32(a, b); }
 static inline vi vi_clamp(vi v, int lo, int hi)
@@ -437,9 +727,9 @@ static const struct qcore_kernels neon_table = {
         [QCORE_TYPE_BF16] = neon_quantize_bf16,
         [QCORE_TYPE_Q8_0] = neon_quantize_q8_0,
         [QCORE_TYPE_Q4_0] = neon_quantize_q4_0,
-        [QCORE_TYPE_Q4_1] = qref_quantize_q4_1,
+        [QCORE_TYPE_Q4_1] = neon_quantize_q4_1,
         [QCORE_TYPE_Q5_0] = neon_quantize_q5_0,
-        [QCORE_TYPE_Q5_1] = qref_quantize_q5_1,
+        [QCORE_TYPE_Q5_1] = neon_quantize_q5_1,
         [QCORE_TYPE_Q2_K] = neon_quantize_q2_k,
         [QCORE_TYPE_Q3_K] = neon_quantize_q3_k,
         [QCORE_TYPE_Q4_K] = neon_quantize_q4_k,
@@ -456,15 +746,17 @@ static const struct qcore_kernels neon_table = {
         [QCORE_TYPE_Q4_1] = neon_dequantize_q4_1,
         [QCORE_TYPE_Q5_0] = neon_dequantize_q5_0,
         [QCORE_TYPE_Q5_1] = neon_dequantize_q5_1,
-        [QCORE_TYPE_Q2_K] = qref_dequantize_q2_k,
-        [QCORE_TYPE_Q3_K] = qref_dequantize_q3_k,
-        [QCORE_TYPE_Q4_K] = qref_dequantize_q4_k,
-        [QCORE_TYPE_Q5_K] = qref_dequantize_q5_k,
-        [QCORE_TYPE_Q6_K] = qref_dequantize_q6_k,
+        [QCORE_TYPE_Q2_K] = neon_dequantize_q2_k,
+        [QCORE_TYPE_Q3_K] = neon_dequantize_q3_k,
+        [QCORE_TYPE_Q4_K] = neon_dequantize_q4_k,
+        [QCORE_TYPE_Q5_K] = neon_dequantize_q5_k,
+        [QCORE_TYPE_Q6_K] = neon_dequantize_q6_k,
         [QCORE_TYPE_IQ4_NL] = neon_dequantize_iq4_nl,
     },
-    .err_sums = qref_err_sums,
+    .err_sums = neon_err_sums,
     .f16_to_f32 = neon_f16_row_to_f32,
+    .ct_quantize_rows = qcore_ct_quantize_rows,
+    .count_nonfinite = qref_count_nonfinite,
     .bf16_to_f32 = neon_bf16_row_to_f32,
 };
 

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/ctq.h"
 #include "core/kernels/ref_internal.h"
 
 /* ---- Scalar conversions --------------------------------------------------- */
@@ -97,6 +98,14 @@ void qref_dequantize_bf16(const void *restrict src, float *restrict dst, int64_t
 
 /* Adds to *acc (the caller zeroes it once), so it can be called row by row.
  * Every product is formed in double from exact float->double widenings. */
+uint64_t qref_count_nonfinite(const float *restrict x, int64_t n)
+{
+    uint64_t k = 0;
+    for (int64_t i = 0; i < n; i++)
+        k += !isfinite(x[i]);
+    return k;
+}
+
 void qref_err_sums(const float *restrict x, const float *restrict y, int64_t n,
                      struct qcore_err_sums *acc)
 {
@@ -165,6 +174,8 @@ static const struct qcore_kernels ref_table = {
     },
     .err_sums = qref_err_sums,
     .f16_to_f32 = qref_f16_row_to_f32,
+    .ct_quantize_rows = qcore_ct_quantize_rows,
+    .count_nonfinite = qref_count_nonfinite,
     .bf16_to_f32 = qref_bf16_row_to_f32,
 };
 

@@ -177,6 +177,7 @@ void qref_f16_row_to_f32(const uint16_t *restrict src, float *restrict dst, int6
 void qref_bf16_row_to_f32(const uint16_t *restrict src, float *restrict dst, int64_t n);
 void qref_err_sums(const float *restrict x, const float *restrict y, int64_t n,
                    struct qcore_err_sums *acc);
+uint64_t qref_count_nonfinite(const float *restrict x, int64_t n);
 
 /* The second half of the searching quantizers, one (super-)block at a time:
  * given the per-sub-block results of the search (float scales, mins as the
@@ -194,6 +195,25 @@ void qref_finish_q5_k(const float *restrict x, const float *restrict scales,
                       const float *restrict mins, uint8_t *restrict L, uint8_t *restrict y);
 void qref_finish_q6_k(const float *restrict x, const float *restrict scales,
                       uint8_t *restrict L, uint8_t *restrict y);
+/* The same split into steps, for a SIMD table that re-quantizes lane by
+ * lane: qref_scales_* is step (b) (writes the scale fields of y, zeroing the
+ * rest, and the effective scale d and min dm of each sub-block; returns 0
+ * when y is already complete: a Q6_K block of zeros), qref_requant is the
+ * scalar step (c) (see ref_kquants.c) and qref_pack_* is step (d) (L is
+ * modified). qref_finish_X == scales, requant, pack. */
+int qref_scales_q2_k(const float *restrict scales, const float *restrict mins,
+                     uint8_t *restrict y, float *restrict d, float *restrict dm);
+int qref_scales_q3_k(const float *restrict scales, uint8_t *restrict y, float *restrict d);
+int qref_scales_k4(const float *restrict scales, const float *restrict mins,
+                   uint8_t *restrict y, float *restrict d, float *restrict dm);
+int qref_scales_q6_k(const float *restrict scales, uint8_t *restrict y, float *restrict d);
+void qref_requant(const float *restrict x, int nsub, int sub, const float *restrict d,
+                  const float *restrict dm, int lo, int hi, uint8_t *restrict L);
+void qref_pack_q2_k(uint8_t *restrict L, uint8_t *restrict y);
+void qref_pack_q3_k(uint8_t *restrict L, uint8_t *restrict y);
+void qref_pack_q4_k(uint8_t *restrict L, uint8_t *restrict y);
+void qref_pack_q5_k(uint8_t *restrict L, uint8_t *restrict y);
+void qref_pack_q6_k(uint8_t *restrict L, uint8_t *restrict y);
 /* IQ4_NL: store the half of d and the 32 indices chosen with 1/d. */
 void qref_finish_iq4_nl(const float *restrict x, float d, uint8_t *restrict y);
 

@@ -229,13 +229,32 @@ static float search_affine(const struct affine_params *p, const float *restrict 
 
 /* 2-bit fields of Q2_K and the low bits of Q3_K: per 128-element half h,
  * byte 32h+l holds elements 128h+l, +32, +64, +96 in bit pairs 0-1 ... 6-7. */
+/* Eight bytes at once (SWAR): every mask is applied before a left shift
+ * and after a right shift, so no bit crosses into a neighbouring byte and
+ * the result is the byte-wise one whatever the host's byte order. */
+static inline uint64_t swar_ld(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void swar_st(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+#define SWAR_03 0x0303030303030303ull
+#define SWAR_0F 0x0F0F0F0F0F0F0F0Full
+
 static void pack_2bit(const uint8_t *restrict L, uint8_t *restrict qs)
 {
     for (int h = 0; h < 2; h++) {
         const uint8_t *e = L + 128 * h;
-        for (int l = 0; l < 32; l++)
-            qs[32 * h + l] = (uint8_t)((e[l] & 3) | (e[l + 32] & 3) << 2 | (e[l + 64] & 3) << 4 |
-                                       (e[l + 96] & 3) << 6);
+        for (int l = 0; l < 32; l += 8)
+            swar_st(qs + 32 * h + l, (swar_ld(e + l) & SWAR_03) | (swar_ld(e + l + 32) & SWAR_03) << 2 |
+                                         (swar_ld(e + l + 64) & SWAR_03) << 4 |
+                                         (swar_ld(e + l + 96) & SWAR_03) << 6);
     }
 }
 
@@ -288,22 +307,32 @@ static int get_scale_q3(const uint8_t *restrict s, int j)
     return lo | ((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4;
 }
 
-/* Step (c) of the affine types: codes = clamp(rne((x + dm)/d), 0, nmax) with
- * d and dm rebuilt from the stored halves; a zero d keeps the search codes. */
-static void requantize_affine(const float *restrict x, int n, int nmax, float d, float dm,
-                              uint8_t *restrict L)
+/* Step (c): every sub-block j (of `sub` elements) whose effective scale d[j]
+ * is not 0 gets codes clamp(rne(x / d[j]), lo, hi) - lo (symmetric types,
+ * dm NULL) or clamp(rne((x + dm[j]) / d[j]), lo, hi) - lo (affine types,
+ * lo = 0); a zero d keeps the search codes. One division per element, as in
+ * the reference; a SIMD table does the same operations lane by lane. */
+void qref_requant(const float *restrict x, int nsub, int sub, const float *restrict d,
+                  const float *restrict dm, int lo, int hi, uint8_t *restrict L)
 {
-    if (d == 0.0f)
-        return;
-    for (int i = 0; i < n; i++)
-        L[i] = (uint8_t)qref_clamp(qref_nearest_int((x[i] + dm) / d), 0, nmax);
+    for (int j = 0; j < nsub; j++) {
+        if (d[j] == 0.0f)
+            continue;
+        const float *xs = x + sub * j;
+        uint8_t *Ls = L + sub * j;
+        for (int i = 0; i < sub; i++) {
+            const float v = dm ? (xs[i] + dm[j]) / d[j] : xs[i] / d[j];
+            Ls[i] = (uint8_t)(qref_clamp(qref_nearest_int(v), lo, hi) - lo);
+        }
+    }
 }
 
 /* ---- Q2_K ---------------------------------------------------------------- */
 
-/* Steps (b)-(d) of Q2_K from the 16 sub-block scales, mins and search codes. */
-void qref_finish_q2_k(const float *restrict x, const float *restrict scales,
-                      const float *restrict mins, uint8_t *restrict L, uint8_t *restrict y)
+/* Step (b) of Q2_K: the 16 scale/min nibbles and the two halves from the
+ * sub-block scales and mins; d/dm get the effective scales. */
+int qref_scales_q2_k(const float *restrict scales, const float *restrict mins,
+                     uint8_t *restrict y, float *restrict d, float *restrict dm)
 {
     float max_scale = 0.0f, max_min = 0.0f;
     for (int j = 0; j < 16; j++) {
@@ -331,11 +360,25 @@ void qref_finish_q2_k(const float *restrict x, const float *restrict scales,
     const float dh = qref_f16_to_f32(qref_get_le16(y + 80));
     const float mh = qref_f16_to_f32(qref_get_le16(y + 82));
     for (int j = 0; j < 16; j++) {
-        const float d = dh * (float)(y[j] & 0xF);
-        const float dm = mh * (float)(y[j] >> 4);
-        requantize_affine(x + 16 * j, 16, 3, d, dm, L + 16 * j);
+        d[j] = dh * (float)(y[j] & 0xF);
+        dm[j] = mh * (float)(y[j] >> 4);
     }
+    return 1;
+}
+
+void qref_pack_q2_k(uint8_t *restrict L, uint8_t *restrict y)
+{
     pack_2bit(L, y + 16);
+}
+
+/* Steps (b)-(d) of Q2_K from the 16 sub-block scales, mins and search codes. */
+void qref_finish_q2_k(const float *restrict x, const float *restrict scales,
+                      const float *restrict mins, uint8_t *restrict L, uint8_t *restrict y)
+{
+    float d[16], dm[16];
+    qref_scales_q2_k(scales, mins, y, d, dm);
+    qref_requant(x, 16, 16, d, dm, 0, 3, L);
+    qref_pack_q2_k(L, y);
 }
 
 static void quantize_block_q2_k(const float *restrict x, uint8_t *restrict y)
@@ -375,9 +418,9 @@ void qref_dequantize_q2_k(const void *restrict src, float *restrict dst, int64_t
 
 /* ---- Q3_K ---------------------------------------------------------------- */
 
-/* Steps (b)-(d) of Q3_K from the 16 sub-block scales and search codes. */
-void qref_finish_q3_k(const float *restrict x, const float *restrict scales,
-                      uint8_t *restrict L, uint8_t *restrict y)
+/* Step (b) of Q3_K: the 16 6-bit scales and d; d_eff gets the effective
+ * scales. */
+int qref_scales_q3_k(const float *restrict scales, uint8_t *restrict y, float *restrict d_eff)
 {
     float max_scale = 0.0f, amax = 0.0f;
     for (int j = 0; j < 16; j++) {
@@ -390,34 +433,46 @@ void qref_finish_q3_k(const float *restrict x, const float *restrict scales,
     /* hmask[32] @0, qs[64] @32, scales[12] @96, d @108 */
     memset(y, 0, Q3_K_BYTES);
     uint8_t *sc = y + 96;
+    int ls[16] = {0}; /* the stored 6-bit scales (what get_scale_q3 reads back) */
     if (max_scale != 0.0f) {
         const float iscale = -32.0f / max_scale;
         for (int j = 0; j < 16; j++) {
-            const int l = qref_clamp(qref_nearest_int(iscale * scales[j]), -32, 31) + 32;
-            put_scale_q3(sc, j, (unsigned)l);
+            ls[j] = qref_clamp(qref_nearest_int(iscale * scales[j]), -32, 31) + 32;
+            put_scale_q3(sc, j, (unsigned)ls[j]);
         }
         qref_put_le16(y + 108, qref_f32_to_f16(1.0f / iscale));
     }
 
     const float dh = qref_f16_to_f32(qref_get_le16(y + 108));
-    for (int j = 0; j < 16; j++) {
-        const float d = dh * (float)(get_scale_q3(sc, j) - 32);
-        if (d == 0.0f)
-            continue; /* keep the search codes */
-        for (int i = 0; i < 16; i++) {
-            const int l = qref_clamp(qref_nearest_int(x[16 * j + i] / d), -4, 3);
-            L[16 * j + i] = (uint8_t)(l + 4);
-        }
-    }
+    for (int j = 0; j < 16; j++)
+        d_eff[j] = dh * (float)(ls[j] - 32);
+    return 1;
+}
 
-    /* Bit 2 of each 3-bit code goes to hmask: element e -> byte e%32, bit e/32. */
-    for (int e = 0; e < QREF_QK_K; e++) {
-        if (L[e] > 3) {
-            y[e % 32] |= (uint8_t)(1u << (e / 32));
-            L[e] -= 4;
+/* Step (d) of Q3_K (L is modified). */
+void qref_pack_q3_k(uint8_t *restrict L, uint8_t *restrict y)
+{
+    /* Bit 2 of each 3-bit code goes to hmask: element e -> byte e%32, bit
+     * e/32 (branch-free: codes are 0..7, so "> 3, then - 4" is bit 2, then
+     * & 3). */
+    for (int k = 0; k < 8; k++) {
+        for (int l = 0; l < 32; l++) {
+            const int e = 32 * k + l;
+            y[l] |= (uint8_t)((L[e] >> 2) << k);
+            L[e] &= 3;
         }
     }
     pack_2bit(L, y + 32);
+}
+
+/* Steps (b)-(d) of Q3_K from the 16 sub-block scales and search codes. */
+void qref_finish_q3_k(const float *restrict x, const float *restrict scales,
+                      uint8_t *restrict L, uint8_t *restrict y)
+{
+    float d[16];
+    qref_scales_q3_k(scales, y, d);
+    qref_requant(x, 16, 16, d, NULL, -4, 3, L);
+    qref_pack_q3_k(L, y);
 }
 
 static void quantize_block_q3_k(const float *restrict x, uint8_t *restrict y)
@@ -452,14 +507,11 @@ void qref_dequantize_q3_k(const void *restrict src, float *restrict dst, int64_t
 
 /* ---- Q4_K / Q5_K ---------------------------------------------------------- */
 
-/* Steps (a)-(c) shared by Q4_K and Q5_K. Writes d, dmin and the 12 scale
- * bytes at y[0..15] and leaves the codes (0..nmax) in L. Sub-block weights
- * are sqrt(mean x²) + |x_i|. */
-/* Steps (b)-(c) shared by Q4_K and Q5_K: writes d, dmin and the 12 scale
- * bytes at y[0..15] from the 8 sub-block scales and mins, and re-quantizes
- * the codes in L (0..nmax). */
-static void finish_k4_common(const float *restrict x, int nmax, const float *restrict scales,
-                             const float *restrict mins, uint8_t *restrict y, uint8_t *restrict L)
+/* Step (b) shared by Q4_K and Q5_K: writes d, dmin and the 12 scale bytes
+ * at y[0..15] from the 8 sub-block scales and mins; d_eff/dm_eff get the
+ * effective scales and mins. */
+int qref_scales_k4(const float *restrict scales, const float *restrict mins,
+                   uint8_t *restrict y, float *restrict d_eff, float *restrict dm_eff)
 {
     float max_scale = 0.0f, max_min = 0.0f;
     for (int j = 0; j < 8; j++) {
@@ -486,8 +538,10 @@ static void finish_k4_common(const float *restrict x, int nmax, const float *res
     for (int j = 0; j < 8; j++) {
         int s, m;
         get_scale_min_k4(sc, j, &s, &m);
-        requantize_affine(x + 32 * j, 32, nmax, dh * (float)s, mh * (float)m, L + 32 * j);
+        d_eff[j] = dh * (float)s;
+        dm_eff[j] = mh * (float)m;
     }
+    return 1;
 }
 
 /* Step (a) of Q4_K/Q5_K. Sub-block weights are sqrt(mean x²) + |x_i|. */
@@ -507,16 +561,24 @@ static void search_k4(const float *restrict x, const struct affine_params *p,
     }
 }
 
-/* Steps (b)-(d) of Q4_K from the 8 sub-block scales, mins and search codes. */
-void qref_finish_q4_k(const float *restrict x, const float *restrict scales,
-                      const float *restrict mins, uint8_t *restrict L, uint8_t *restrict y)
+/* Step (d) of Q4_K. */
+void qref_pack_q4_k(uint8_t *restrict L, uint8_t *restrict y)
 {
-    finish_k4_common(x, 15, scales, mins, y, L);
     /* qs @16: per 64-element chunk c, byte l = element 64c+l | element 64c+32+l << 4 */
     uint8_t *qs = y + 16;
     for (int c = 0; c < 4; c++)
         for (int l = 0; l < 32; l++)
             qs[32 * c + l] = (uint8_t)(L[64 * c + l] | L[64 * c + 32 + l] << 4);
+}
+
+/* Steps (b)-(d) of Q4_K from the 8 sub-block scales, mins and search codes. */
+void qref_finish_q4_k(const float *restrict x, const float *restrict scales,
+                      const float *restrict mins, uint8_t *restrict L, uint8_t *restrict y)
+{
+    float d[8], dm[8];
+    qref_scales_k4(scales, mins, y, d, dm);
+    qref_requant(x, 8, 32, d, dm, 0, 15, L);
+    qref_pack_q4_k(L, y);
 }
 
 static void quantize_block_q4_k(const float *restrict x, uint8_t *restrict y)
@@ -553,11 +615,9 @@ void qref_dequantize_q4_k(const void *restrict src, float *restrict dst, int64_t
     }
 }
 
-/* Steps (b)-(d) of Q5_K from the 8 sub-block scales, mins and search codes. */
-void qref_finish_q5_k(const float *restrict x, const float *restrict scales,
-                      const float *restrict mins, uint8_t *restrict L, uint8_t *restrict y)
+/* Step (d) of Q5_K. */
+void qref_pack_q5_k(uint8_t *restrict L, uint8_t *restrict y)
 {
-    finish_k4_common(x, 31, scales, mins, y, L);
     /* qh[32] @16: element 64c+l -> bit 2c of qh[l], 64c+32+l -> bit 2c+1;
      * ql[128] @48 laid out like Q4_K's qs. */
     uint8_t *qh = y + 16, *ql = y + 48;
@@ -569,6 +629,16 @@ void qref_finish_q5_k(const float *restrict x, const float *restrict scales,
             ql[32 * c + l] = (uint8_t)((lo & 0xF) | (hi & 0xF) << 4);
         }
     }
+}
+
+/* Steps (b)-(d) of Q5_K from the 8 sub-block scales, mins and search codes. */
+void qref_finish_q5_k(const float *restrict x, const float *restrict scales,
+                      const float *restrict mins, uint8_t *restrict L, uint8_t *restrict y)
+{
+    float d[8], dm[8];
+    qref_scales_k4(scales, mins, y, d, dm);
+    qref_requant(x, 8, 32, d, dm, 0, 31, L);
+    qref_pack_q5_k(L, y);
 }
 
 static void quantize_block_q5_k(const float *restrict x, uint8_t *restrict y)
@@ -610,9 +680,9 @@ void qref_dequantize_q5_k(const void *restrict src, float *restrict dst, int64_t
 
 /* ---- Q6_K ---------------------------------------------------------------- */
 
-/* Steps (b)-(d) of Q6_K from the 16 sub-block scales and search codes. */
-void qref_finish_q6_k(const float *restrict x, const float *restrict scales,
-                      uint8_t *restrict L, uint8_t *restrict y)
+/* Step (b) of Q6_K: the 16 int8 scales and d; d_eff gets the effective
+ * scales. Returns 0 when the whole block is zero (y is then complete). */
+int qref_scales_q6_k(const float *restrict scales, uint8_t *restrict y, float *restrict d_eff)
 {
     float max_scale = 0.0f, max_abs = 0.0f;
     for (int j = 0; j < 16; j++) {
@@ -625,7 +695,7 @@ void qref_finish_q6_k(const float *restrict x, const float *restrict scales,
     /* ql[128] @0, qh[64] @128, scales[16] int8 @192, d @208 */
     memset(y, 0, Q6_K_BYTES);
     if (max_abs < QREF_GROUP_MAX_EPS)
-        return; /* the whole block is zero, d included */
+        return 0; /* the whole block is zero, d included */
 
     const float iscale = -128.0f / max_scale;
     qref_put_le16(y + 208, qref_f32_to_f16(1.0f / iscale));
@@ -636,29 +706,40 @@ void qref_finish_q6_k(const float *restrict x, const float *restrict scales,
     }
 
     const float dh = qref_f16_to_f32(qref_get_le16(y + 208));
-    for (int j = 0; j < 16; j++) {
-        const float d = dh * (float)qref_as_i8(y[192 + j]);
-        if (d == 0.0f)
-            continue; /* keep the search codes */
-        for (int i = 0; i < 16; i++) {
-            const int l = qref_clamp(qref_nearest_int(x[16 * j + i] / d), -32, 31);
-            L[16 * j + i] = (uint8_t)(l + 32);
-        }
-    }
+    for (int j = 0; j < 16; j++)
+        d_eff[j] = dh * (float)qref_as_i8(y[192 + j]);
+    return 1;
+}
 
+/* Step (d) of Q6_K. */
+void qref_pack_q6_k(uint8_t *restrict L, uint8_t *restrict y)
+{
     /* Per 128-element half h, element 128h + 32k + l (k = 0..3): low nibble in
      * ql[64h + 32(k&1) + l] (low half for k < 2, high half for k >= 2), high
      * 2 bits in qh[32h + l] at bit 2k. */
     for (int h = 0; h < 2; h++) {
         uint8_t *ql = y + 64 * h, *qh = y + 128 + 32 * h;
         const uint8_t *e = L + 128 * h;
-        for (int l = 0; l < 32; l++) {
-            ql[l] = (uint8_t)((e[l] & 0xF) | (e[l + 64] & 0xF) << 4);
-            ql[l + 32] = (uint8_t)((e[l + 32] & 0xF) | (e[l + 96] & 0xF) << 4);
-            qh[l] = (uint8_t)(e[l] >> 4 | (e[l + 32] >> 4) << 2 | (e[l + 64] >> 4) << 4 |
-                              (e[l + 96] >> 4) << 6);
+        for (int l = 0; l < 32; l += 8) { /* codes are 0..63: e >> 4 is 0..3 */
+            const uint64_t a = swar_ld(e + l), b = swar_ld(e + l + 32), c = swar_ld(e + l + 64),
+                           d = swar_ld(e + l + 96);
+            swar_st(ql + l, (a & SWAR_0F) | (c & SWAR_0F) << 4);
+            swar_st(ql + l + 32, (b & SWAR_0F) | (d & SWAR_0F) << 4);
+            swar_st(qh + l, (a >> 4 & SWAR_03) | (b >> 4 & SWAR_03) << 2 | (c >> 4 & SWAR_03) << 4 |
+                                (d >> 4 & SWAR_03) << 6);
         }
     }
+}
+
+/* Steps (b)-(d) of Q6_K from the 16 sub-block scales and search codes. */
+void qref_finish_q6_k(const float *restrict x, const float *restrict scales,
+                      uint8_t *restrict L, uint8_t *restrict y)
+{
+    float d[16];
+    if (!qref_scales_q6_k(scales, y, d))
+        return;
+    qref_requant(x, 16, 16, d, NULL, -32, 31, L);
+    qref_pack_q6_k(L, y);
 }
 
 static void quantize_block_q6_k(const float *restrict x, uint8_t *restrict y)

@@ -718,4 +718,275 @@ static void x86_err_sums(const float *restrict x, const float *restrict y, int64
         qref_err_sums(x + i, y + i, n - i, acc);
 }
 
+/* NaN or ±Inf: the exponent bits all ones. */
+static uint64_t x86_count_nonfinite(const float *restrict x, int64_t n)
+{
+    const __m256i m = _mm256_set1_epi32(0x7f800000);
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+    int64_t i = 0;
+    /* lanes count down by 1 per hit (compare gives -1); 2^31 - 1 elements per
+     * lane cannot be reached by one row of a chunk, but flush every 2^30 anyway */
+    uint64_t k = 0;
+    while (i + 16 <= n) {
+        const int64_t stop = n - i > ((int64_t)1 << 30) ? i + ((int64_t)1 << 30) : n;
+        for (; i + 16 <= stop; i += 16) {
+            const __m256i a = _mm256_loadu_si256((const __m256i *)(x + i));
+            const __m256i b = _mm256_loadu_si256((const __m256i *)(x + i + 8));
+            acc0 = _mm256_add_epi32(acc0, _mm256_cmpeq_epi32(_mm256_and_si256(a, m), m));
+            acc1 = _mm256_add_epi32(acc1, _mm256_cmpeq_epi32(_mm256_and_si256(b, m), m));
+        }
+        int32_t l[8];
+        _mm256_storeu_si256((__m256i *)l, _mm256_add_epi32(acc0, acc1));
+        for (int j = 0; j < 8; j++)
+            k += (uint64_t)(-(int64_t)l[j]);
+        acc0 = acc1 = _mm256_setzero_si256();
+    }
+    return k + qref_count_nonfinite(x + i, n - i);
+}
+
+/* ---- Compressed-tensors rows (core/ctq.c) --------------------------------
+ *
+ * Element-wise the same float operations as the reference: x / s (plus the
+ * zero point for the asymmetric schemes), round to nearest even, clamp,
+ * (q - z) · s. The order of rint and clamp is swapped, which gives the same
+ * integer because rint is monotone and the bounds are integers; NaN is
+ * masked to the reference's value. The group reductions are max and min,
+ * which do not depend on the order (NaN never wins, as in the reference's
+ * `>`/`<` chain; vmaxps/vminps return the second operand, the accumulator,
+ * for NaN and for ±0 pairs). Scales, zero points and the FP8 scale are the
+ * reference's scalar code on the reduced values. */
+
+#include "core/ctq.h"
+
+static inline float x86_ct_absmax(const float *restrict x, int64_t n)
+{
+    __m256 m0 = _mm256_setzero_ps(), m1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        m0 = _mm256_max_ps(x86_abs(_mm256_loadu_ps(x + i)), m0);
+        m1 = _mm256_max_ps(x86_abs(_mm256_loadu_ps(x + i + 8)), m1);
+    }
+    for (; i + 8 <= n; i += 8)
+        m0 = _mm256_max_ps(x86_abs(_mm256_loadu_ps(x + i)), m0);
+    float amax = x86_hmax(_mm256_max_ps(m0, m1));
+    for (; i < n; i++)
+        if (fabsf(x[i]) > amax)
+            amax = fabsf(x[i]);
+    return amax;
+}
+
+/* min(x, 0) and max(x, 0) over n, NaN ignored. */
+static inline void x86_ct_range(const float *restrict x, int64_t n, float *lo_out, float *hi_out)
+{
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        lo = _mm256_min_ps(v, lo);
+        hi = _mm256_max_ps(v, hi);
+    }
+    float l = x86_hmin(lo), h = x86_hmax(hi);
+    for (; i < n; i++) {
+        if (x[i] < l)
+            l = x[i];
+        if (x[i] > h)
+            h = x[i];
+    }
+    *lo_out = l;
+    *hi_out = h;
+}
+
+/* The reference's round_clamp. */
+static inline int x86_ct_round_clamp(float v, int lo, int hi, int nan_to)
+{
+    if (isnan(v))
+        return nan_to;
+    v = rintf(v);
+    if (v < (float)lo)
+        return lo;
+    if (v > (float)hi)
+        return hi;
+    return (int)v;
+}
+
+/* Codes of one group: u = round_clamp(x / s + z, qmin, qmax, z) (z = 0 and
+ * no addition for the symmetric schemes); y = (u - z) · s when wanted. */
+static inline void x86_ct_group_codes(const float *restrict x, int64_t n, float s, int z, bool sym,
+                                      int qmin, int qmax, int32_t *restrict u, float *restrict y)
+{
+    const __m256 S = _mm256_set1_ps(s), Zf = _mm256_set1_ps((float)z);
+    const __m256 LO = _mm256_set1_ps((float)qmin), HI = _mm256_set1_ps((float)qmax);
+    const __m256i Zi = _mm256_set1_epi32(z);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_div_ps(_mm256_loadu_ps(x + i), S);
+        if (!sym)
+            v = _mm256_add_ps(v, Zf);
+        const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+        v = _mm256_min_ps(_mm256_max_ps(v, LO), HI);
+        v = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m256i q = _mm256_cvtps_epi32(v);
+        q = _mm256_blendv_epi8(q, Zi, _mm256_castps_si256(nan));
+        _mm256_storeu_si256((__m256i *)(u + i), q);
+        if (y)
+            _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, Zi)), S));
+    }
+    for (; i < n; i++) {
+        const float v = sym ? x[i] / s : x[i] / s + (float)z;
+        u[i] = x86_ct_round_clamp(v, qmin, qmax, z);
+        if (y)
+            y[i] = (float)(u[i] - z) * s;
+    }
+}
+
+/* 8 int32 values in 0..255 -> 8 bytes. */
+static inline __m128i x86_ct_bytes8(__m256i q)
+{
+    const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    return _mm_packus_epi16(w, w);
+}
+
+/* One packed row as qcore_ct_pack_row writes it: each value offset by
+ * 2^(bits-1), element i at bit i·bits of the little-endian word stream, so
+ * byte-wise: INT8 byte i = q_i + 128; INT4 byte k = (q_2k + 8) | (q_2k+1 + 8) << 4.
+ * The last word is padded with zero bits. */
+static inline void x86_ct_pack_row(const int32_t *restrict q, int64_t n, unsigned bits,
+                                   uint8_t *restrict dst, uint64_t row_bytes)
+{
+    const __m256i off = _mm256_set1_epi32(1 << (bits - 1));
+    int64_t i = 0;
+    uint64_t o = 0;
+    if (bits == 8) {
+        for (; i + 8 <= n; i += 8, o += 8)
+            _mm_storel_epi64((__m128i *)(dst + o),
+                             x86_ct_bytes8(_mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(q + i)), off)));
+        for (; i < n; i++, o++)
+            dst[o] = (uint8_t)(q[i] + 128);
+    } else {
+        for (; i + 8 <= n; i += 8, o += 4) {
+            const __m128i b =
+                x86_ct_bytes8(_mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(q + i)), off));
+            /* 16-bit lane k holds q_2k | q_2k+1 << 8 (each < 16) */
+            const __m128i t = _mm_and_si128(_mm_or_si128(b, _mm_srli_epi16(b, 4)), _mm_set1_epi16(0xFF));
+            const uint32_t w = (uint32_t)_mm_cvtsi128_si32(_mm_packus_epi16(t, t));
+            memcpy(dst + o, &w, 4);
+        }
+        for (; i + 1 < n; i += 2, o++)
+            dst[o] = (uint8_t)((q[i] + 8) | (q[i + 1] + 8) << 4);
+        if (i < n)
+            dst[o++] = (uint8_t)(q[i] + 8);
+    }
+    for (; o < row_bytes; o++)
+        dst[o] = 0;
+}
+
+/* FP8: v = x / s (NaN -> 0), E4M3 bytes as qcore_f32_to_e4m3 (normal values
+ * rounded to 3 mantissa bits on the bits, RNE; below 2^-6 rint(|v|·512);
+ * |v| >= 448 -> 0x7E), and y = e4m3(v) · s decoded on the bits. */
+static inline void x86_ct_fp8_group(const float *restrict x, int64_t n, float s,
+                                    uint8_t *restrict w, float *restrict y)
+{
+    const __m256 S = _mm256_set1_ps(s);
+    const __m256i sign_bit = _mm256_set1_epi32((int)0x80000000u);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_div_ps(_mm256_loadu_ps(x + i), S);
+        v = _mm256_andnot_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), v); /* NaN -> +0 */
+        const __m256i bits = _mm256_castps_si256(v);
+        const __m256i sgn = _mm256_and_si256(bits, sign_bit);
+        const __m256 a = x86_abs(v);
+        const __m256i ab = _mm256_castps_si256(a);
+        /* normal: RNE at bit 20, then rebias the exponent (127 -> 7) */
+        const __m256i rnd = _mm256_add_epi32(
+            ab, _mm256_add_epi32(_mm256_set1_epi32(0x7FFFF),
+                                 _mm256_and_si256(_mm256_srli_epi32(ab, 20), _mm256_set1_epi32(1))));
+        const __m256i normal = _mm256_sub_epi32(_mm256_srli_epi32(rnd, 20), _mm256_set1_epi32(120 << 3));
+        const __m256i subn = _mm256_cvtps_epi32(_mm256_round_ps(
+            _mm256_mul_ps(a, _mm256_set1_ps(512.0f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        __m256i mag = _mm256_blendv_epi8(normal, subn,
+                                         _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(0.015625f), _CMP_LT_OQ)));
+        mag = _mm256_blendv_epi8(mag, _mm256_set1_epi32(0x7E),
+                                 _mm256_castps_si256(_mm256_cmp_ps(a, _mm256_set1_ps(448.0f), _CMP_GE_OQ)));
+        const __m256i code = _mm256_or_si256(mag, _mm256_srli_epi32(sgn, 24));
+        _mm_storel_epi64((__m128i *)(w + i), x86_ct_bytes8(code));
+        if (y) {
+            const __m256i e = _mm256_srli_epi32(mag, 3), m = _mm256_and_si256(mag, _mm256_set1_epi32(7));
+            const __m256 dn = _mm256_castsi256_ps(_mm256_or_si256(
+                _mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(120)), 23), _mm256_slli_epi32(m, 20)));
+            const __m256 ds = _mm256_mul_ps(_mm256_cvtepi32_ps(m), _mm256_set1_ps(0.001953125f));
+            const __m256 d = _mm256_blendv_ps(dn, ds, _mm256_castsi256_ps(_mm256_cmpeq_epi32(e, _mm256_setzero_si256())));
+            const __m256 dv = _mm256_or_ps(d, _mm256_castsi256_ps(sgn));
+            _mm256_storeu_ps(y + i, _mm256_mul_ps(dv, S));
+        }
+    }
+    for (; i < n; i++) {
+        const float v = x[i] / s;
+        const uint8_t b = qcore_f32_to_e4m3(isnan(v) ? 0.0f : v);
+        w[i] = b;
+        if (y)
+            y[i] = qcore_e4m3_to_f32(b) * s;
+    }
+}
+
+static void x86_ct_quantize_rows(const struct qcore_ct_params *p, const float *restrict x,
+                                 int64_t n_rows, const struct qcore_ct_out *out)
+{
+    const int64_t G = qcore_ct_groups(p), cols = p->cols, gs = p->group;
+    if (qcore_ct_scheme_is_fp8(p->scheme)) {
+        for (int64_t r = 0; r < n_rows; r++) {
+            for (int64_t g = 0; g < G; g++) {
+                const int64_t o = r * cols + g * gs;
+                float s = x86_ct_absmax(x + o, gs) / 448.0f;
+                if (s == 0.0f)
+                    s = qcore_ct_scale_eps(QCORE_TYPE_F32);
+                s = qcore_ct_store_scale(QCORE_TYPE_F32, s, out->scale + (size_t)(r * G + g) * 4);
+                x86_ct_fp8_group(x + o, gs, s, out->weights + o, out->y ? out->y + o : NULL);
+            }
+        }
+        return;
+    }
+    const unsigned bits = qcore_ct_scheme_bits(p->scheme), per_word = 32u / bits;
+    const int offset = 1 << (bits - 1), qmin = -offset, qmax = offset - 1;
+    const bool sym = qcore_ct_scheme_symmetric(p->scheme);
+    const size_t ss = p->scale_type == QCORE_TYPE_F32 ? 4 : 2;
+    const uint64_t rb = qcore_ct_row_bytes(p);
+    const float eps = qcore_ct_scale_eps(p->scale_type);
+    int32_t *u = out->scratch;
+    if (!sym)
+        memset(out->zero, 0, (size_t)((n_rows + per_word - 1) / per_word * (uint64_t)G * 4));
+    for (int64_t r = 0; r < n_rows; r++) {
+        const float *xr = x + r * cols;
+        for (int64_t g = 0; g < G; g++) {
+            const int64_t o = g * gs;
+            uint8_t *sd = out->scale + (size_t)(r * G + g) * ss;
+            int z = 0;
+            float s;
+            if (sym) {
+                s = x86_ct_absmax(xr + o, gs) / ((float)(qmax - qmin) / 2.0f);
+                if (s == 0.0f)
+                    s = eps;
+                s = qcore_ct_store_scale(p->scale_type, s, sd);
+            } else {
+                float lo, hi;
+                x86_ct_range(xr + o, gs, &lo, &hi);
+                s = (hi - lo) / (float)(qmax - qmin);
+                if (s == 0.0f)
+                    s = eps;
+                s = qcore_ct_store_scale(p->scale_type, s, sd);
+                z = x86_ct_round_clamp(qmin - rintf(lo / s), qmin, qmax, 0);
+                uint8_t *w = out->zero + 4 * ((r / per_word) * G + g);
+                const uint32_t add = (uint32_t)(z + offset) << ((unsigned)(r % per_word) * bits);
+                uint32_t v = (uint32_t)w[0] | (uint32_t)w[1] << 8 | (uint32_t)w[2] << 16 |
+                             (uint32_t)w[3] << 24;
+                v |= add;
+                x86_put32(w, v);
+            }
+            x86_ct_group_codes(xr + o, gs, s, z, sym, qmin, qmax, u + o,
+                               out->y ? out->y + r * cols + o : NULL);
+        }
+        x86_ct_pack_row(u, cols, bits, out->weights + r * rb, rb);
+    }
+}
+
 #endif
+

@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/ctq.h"
 #include "core/kernels/kernels.h"
 #include "core/types.h"
 
@@ -173,6 +174,61 @@ int main(int argc, char **argv)
                    te / (double)nq * 1e9);
             fflush(stdout);
         }
+    }
+
+    /* Compressed-tensors rows (ct_quantize_rows): rows of 4096, dequantized
+     * values written too (as with metrics on). GB/s of F32 in. */
+    if (listed(types_arg, "ct")) {
+        static const struct {
+            const char *name;
+            enum qcore_ct_scheme s;
+            int64_t group; /* 0: per channel */
+            int scale_type;
+        } cts[] = {
+            {"int8", QCORE_CT_INT8, 0, QCORE_TYPE_BF16},
+            {"int8-asym", QCORE_CT_INT8_ASYM, 0, QCORE_TYPE_BF16},
+            {"int4-g128", QCORE_CT_INT4, 128, QCORE_TYPE_BF16},
+            {"int4a-g128", QCORE_CT_INT4_ASYM, 128, QCORE_TYPE_BF16},
+            {"int4-g32", QCORE_CT_INT4, 32, QCORE_TYPE_F16},
+            {"fp8", QCORE_CT_FP8, 0, QCORE_TYPE_F32},
+        };
+        enum { COLS = 4096 };
+        const int64_t rows = (int64_t)(n / COLS);
+        int32_t *scratch = malloc(COLS * sizeof *scratch);
+        uint8_t *sc = malloc((size_t)rows * COLS / 32 * 4 + 64), *zp = malloc((size_t)rows * COLS / 32 * 4 + 64);
+        if (!scratch || !sc || !zp)
+            return 1;
+        printf("\n# compressed-tensors rows (%lld x %d, dequantized values written)\n", (long long)rows,
+               COLS);
+        printf("%-7s %-10s %10s %10s %9s\n", "isa", "scheme", "GB/s", "ns/elem", "%memcpy");
+        for (size_t ii = 0; ii < sizeof isas / sizeof isas[0]; ii++) {
+            const struct qcore_kernels *k = qcore_kernels_by_isa(isas[ii]);
+            if (k == NULL || !listed(isa_arg, isas[ii]))
+                continue;
+            for (size_t ci = 0; ci < sizeof cts / sizeof cts[0]; ci++) {
+                const struct qcore_ct_params p = {cts[ci].s, rows, COLS,
+                                                  cts[ci].group ? cts[ci].group : COLS,
+                                                  cts[ci].scale_type};
+                const struct qcore_ct_out o = {q, sc, qcore_ct_scheme_symmetric(p.scheme) ? NULL : zp,
+                                               y, scratch};
+                double tb = 1e9, total = 0;
+                while (total < min_s) {
+                    double t0 = now_s();
+                    k->ct_quantize_rows(&p, x, rows, &o);
+                    double dt = now_s() - t0;
+                    if (dt < tb)
+                        tb = dt;
+                    total += dt;
+                }
+                const double el = (double)rows * COLS, g = el * 4 / tb / 1e9;
+                printf("%-7s %-10s %10.3f %10.3f %8.1f%%\n", isas[ii], cts[ci].name, g, tb / el * 1e9,
+                       100.0 * g / memcpy_gbs);
+                fflush(stdout);
+            }
+        }
+        free(scratch);
+        free(sc);
+        free(zp);
     }
     free(x);
     free(y);

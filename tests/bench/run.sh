@@ -14,6 +14,7 @@
 #   QD_BENCH_DIR   scratch folder (default /tmp/quantd-bench): model, outputs, npm
 #   LIBLLAMA       path of libllama*.so (default: installed with npm in QD_BENCH_DIR)
 #   QD_BENCH_SKIP_KERNELS=1 / QD_BENCH_SKIP_FILES=1 to run one half
+#   QD_BENCH_BIG=1 also times quantd alone on a ~1.9 GB model (10 layers) at 2 threads
 set -eu
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -65,7 +66,7 @@ measure() {
                 END {printf "%.2f %d\n", t, r}' "$dir/time.log"
 }
 
-echo "## File to file: $(du -h "$model" | cut -f1) F32 GGUF, metrics on, page cache warm"
+echo "## File to file: $(du -hL "$model" | cut -f1) F32 GGUF, metrics on, page cache warm"
 echo
 printf '%-7s %3s %10s %12s %10s %12s %8s\n' type thr "quantd s" "quantd RSS" "llama.cpp s" "llama RSS" "speedup"
 for type in Q8_0 Q4_0 Q4_K_M Q6_K; do
@@ -83,14 +84,24 @@ for type in Q8_0 Q4_0 Q4_K_M Q6_K; do
         ratio=$(awk -v a="$qs" -v b="$ls" 'BEGIN {if (a > 0 && b > 0) printf "%.1fx", b / a; else print "-"}')
         printf '%-7s %3s %10s %9s MiB %10s %9s MiB %8s\n' "$type" "$j" "$qs" "$((qr / 1024))" "$ls" \
             "$(if [ "$lr" = - ]; then echo -; else echo $((lr / 1024)); fi)" "$ratio"
-        # Diagnostic: the same run with glibc's heap trimming off. core/job.c
-        # mallocs and frees its ~9 MiB of chunk buffers per chunk; glibc then
-        # returns the heap top to the OS and every chunk page-faults its
-        # buffers back in, which dominates on a VM with costly faults.
-        set -- $(GLIBC_TUNABLES=glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_threshold=33554432 \
-            measure "$build/quantd" quantize -t "$type" -j "$j" "$model" "$dir/out-quantd.gguf")
-        printf '%-7s %3s %10s %9s MiB   (quantd, glibc heap trim off)\n' "" "" "$1" "$(($2 / 1024))"
     done
 done
+
+# Optional: the ~1.9 GB model (make-model.py --layers 10), quantd alone at 2
+# threads: wall time and peak RSS (QD_BENCH_BIG=1). The file is deleted after.
+if [ "${QD_BENCH_BIG:-}" = 1 ]; then
+    big="$dir/bench-f32-big.gguf"
+    [ -f "$big" ] || python3 tests/bench/make-model.py "$big" --layers 10
+    cat "$big" >/dev/null
+    echo
+    echo "## $(du -hL "$big" | cut -f1) F32 GGUF (10 layers), quantd at 2 threads, metrics on, page cache warm"
+    echo
+    printf '%-7s %10s %12s\n' type "quantd s" "quantd RSS"
+    for type in Q8_0 Q4_0 Q4_K_M; do
+        set -- $(measure "$build/quantd" quantize -t "$type" -j 2 "$big" "$dir/out-quantd.gguf")
+        printf '%-7s %10s %9s MiB\n' "$type" "$1" "$(($2 / 1024))"
+    done
+    rm -f "$big"
+fi
 rm -f "$dir/out-quantd.gguf" "$dir/out-llama.gguf" "$dir/time.log"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -32,7 +32,7 @@ trap 'rm -rf "$out"' EXIT INT TERM
 "$CC" -std=c11 -O2 -g -ffp-contract=off -fno-strict-aliasing \
     -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wno-unused-parameter -Werror \
     -D_POSIX_C_SOURCE=200809L -DQD_TEST_DATA="\"$root/tests/data\"" -I"$root" \
-    core/types.c core/kernels/ref.c core/kernels/ref_legacy.c core/kernels/ref_kquants.c \
+    core/types.c core/ctq.c core/kernels/ref.c core/kernels/ref_legacy.c core/kernels/ref_kquants.c \
     core/kernels/dispatch.c core/kernels/neon.c tests/unit/test_simd.c \
     -o "$out/test_simd" -lm -lpthread
 

@@ -13,7 +13,11 @@
  *     bytes) quantized by the ISA table: byte-identical. Quantizing a whole
  *     file as one row gives the bytes of quantizing it row by row, since every
  *     case has whole blocks per row;
- *   - the F16/BF16 row converters on every 16-bit pattern.
+ *   - the F16/BF16 row converters on every 16-bit pattern;
+ *   - ct_quantize_rows (compressed-tensors INT8/INT4/FP8, core/ctq.h) for
+ *     every scheme, group sizes 32/64/128 and per channel (odd widths too),
+ *     F32/F16/BF16 scales, the same data patterns plus exact .5 ties: packed
+ *     words, scales, zero points and dequantized floats identical.
  * The seed comes from QD_SEED when set, else from the clock; it is printed so
  * a failure can be replayed. A plain program (no cmocka, no jansson), so that
  * tests/simd/neon-check.sh can cross-build it with the kernels alone.
@@ -27,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/ctq.h"
 #include "core/kernels/kernels.h"
 #include "core/types.h"
 
@@ -251,6 +256,10 @@ static void compare_row(const struct qcore_kernels *ref, const struct qcore_kern
         check(memcmp(ya, yb, (size_t)n * sizeof(float)) == 0,
               "[%s] %s %s n=%d: dequantized floats differ", k->isa, tn, what, n);
 
+        if (t == 0)
+            check(ref->count_nonfinite(x, n) == k->count_nonfinite(x, n) &&
+                      ref->count_nonfinite(x + 1, n - 3) == k->count_nonfinite(x + 1, n - 3),
+                  "[%s] %s n=%d: count_nonfinite differs", k->isa, what, n);
         struct qcore_err_sums ea = {0}, eb = {0};
         ref->err_sums(x, ya, n, &ea);
         k->err_sums(x, ya, n, &eb);
@@ -311,6 +320,133 @@ out:
     free(h);
     free(a);
     free(b);
+}
+
+/* ---- Compressed-tensors rows (ct_quantize_rows) -------------------------- */
+
+/* Exact ties for the symmetric schemes: s0 a power of two, the group's |x|
+ * maximum half_range·s0 (so the scale is s0 in every scale type), every
+ * other element an odd multiple of s0/2: x / s lands on .5. */
+static void fill_ct_ties(float *x, int64_t rows, int64_t cols, int64_t group, float half_range)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t g = 0; g < cols / group; g++) {
+            float *xg = x + r * cols + g * group;
+            const float s0 = ldexpf(1.0f, (int)(rnd() % 20) - 10);
+            const int span = (int)(2.0f * half_range);
+            for (int64_t i = 0; i < group; i++)
+                xg[i] = ((float)((int)(rnd() % (unsigned)span) - span / 2) + 0.5f) * s0;
+            xg[rnd() % (uint64_t)group] = ((rnd() & 1) ? half_range : -half_range) * s0;
+        }
+    }
+}
+
+static void compare_ct_one(const struct qcore_kernels *ref, const struct qcore_kernels *k,
+                           const struct qcore_ct_params *p, const float *x, const char *what)
+{
+    const int64_t rows = p->rows, cols = p->cols, G = qcore_ct_groups(p);
+    const size_t wl = (size_t)(rows * (int64_t)qcore_ct_row_bytes(p));
+    const size_t sl = (size_t)(rows * G) * (p->scale_type == QCORE_TYPE_F32 ? 4 : 2);
+    const size_t pw = qcore_ct_per_word(p);
+    const size_t zl = qcore_ct_scheme_symmetric(p->scheme) ? 0 : ((size_t)rows + pw - 1) / pw * (size_t)G * 4;
+    const size_t n = (size_t)(rows * cols);
+    uint8_t *buf[2][3];
+    float *y[2];
+    int32_t *t[2];
+    for (int side = 0; side < 2; side++) {
+        buf[side][0] = malloc(wl + 1);
+        buf[side][1] = malloc(sl + 1);
+        buf[side][2] = malloc(zl + 1);
+        y[side] = malloc(n * sizeof(float));
+        t[side] = malloc((size_t)cols * sizeof(int32_t));
+        const uint8_t poison = side ? 0x5A : 0xA5;
+        if (buf[side][0]) memset(buf[side][0], poison, wl + 1);
+        if (buf[side][1]) memset(buf[side][1], poison, sl + 1);
+        if (buf[side][2]) memset(buf[side][2], poison, zl + 1);
+        if (y[side]) memset(y[side], poison, n * sizeof(float));
+    }
+    if (!buf[0][0] || !buf[0][1] || !buf[0][2] || !buf[1][0] || !buf[1][1] || !buf[1][2] ||
+        !y[0] || !y[1] || !t[0] || !t[1]) {
+        check(0, "out of memory");
+        goto out;
+    }
+    for (int side = 0; side < 2; side++) {
+        const struct qcore_ct_out o = {buf[side][0], buf[side][1], zl ? buf[side][2] : NULL,
+                                       y[side], t[side]};
+        (side ? k : ref)->ct_quantize_rows(p, x, rows, &o);
+    }
+    const char *sn = qcore_ct_scheme_name(p->scheme);
+    const char *tn = qcore_type_traits(p->scale_type)->name;
+    check(memcmp(buf[0][0], buf[1][0], wl) == 0, "[%s] ct %s %s scale %s %lldx%lld g%lld: weights differ",
+          k->isa, sn, what, tn, (long long)rows, (long long)cols, (long long)p->group);
+    check(memcmp(buf[0][1], buf[1][1], sl) == 0, "[%s] ct %s %s scale %s %lldx%lld g%lld: scales differ",
+          k->isa, sn, what, tn, (long long)rows, (long long)cols, (long long)p->group);
+    check(memcmp(buf[0][2], buf[1][2], zl) == 0, "[%s] ct %s %s scale %s %lldx%lld g%lld: zero points differ",
+          k->isa, sn, what, tn, (long long)rows, (long long)cols, (long long)p->group);
+    check(memcmp(y[0], y[1], n * sizeof(float)) == 0,
+          "[%s] ct %s %s scale %s %lldx%lld g%lld: dequantized values differ", k->isa, sn, what, tn,
+          (long long)rows, (long long)cols, (long long)p->group);
+out:
+    for (int side = 0; side < 2; side++) {
+        for (int b = 0; b < 3; b++)
+            free(buf[side][b]);
+        free(y[side]);
+        free(t[side]);
+    }
+}
+
+/* Every scheme, group sizes 32/64/128 and per channel (odd widths too), F32,
+ * F16 and BF16 scales (FP8: F32), all data patterns plus exact ties. */
+static void ct_rows(const struct qcore_kernels *ref, const struct qcore_kernels *k, int rounds)
+{
+    static const enum qcore_ct_scheme schemes[] = {QCORE_CT_INT8, QCORE_CT_INT4, QCORE_CT_INT8_ASYM,
+                                                   QCORE_CT_INT4_ASYM, QCORE_CT_FP8};
+    static const int64_t groups[] = {32, 64, 128, 0};
+    static const int64_t channel_cols[] = {1, 3, 9, 27, 100, 255, 256, 1000, 4096};
+    static const int scale_types[] = {QCORE_TYPE_F32, QCORE_TYPE_F16, QCORE_TYPE_BF16};
+    if (k->ct_quantize_rows == NULL) {
+        check(0, "[%s] no ct_quantize_rows", k->isa);
+        return;
+    }
+    enum { MAX_N = 9 * 4096 + 64 };
+    float *x = malloc(MAX_N * sizeof(float));
+    if (x == NULL) {
+        check(0, "out of memory");
+        return;
+    }
+    for (int r = 0; r < rounds; r++) {
+        for (size_t si = 0; si < sizeof schemes / sizeof schemes[0]; si++) {
+            for (size_t gi = 0; gi < sizeof groups / sizeof groups[0]; gi++) {
+                for (size_t ti = 0; ti < 3; ti++) {
+                    if (schemes[si] == QCORE_CT_FP8 && ti > 0)
+                        continue;
+                    struct qcore_ct_params p = {.scheme = schemes[si], .scale_type = scale_types[ti]};
+                    p.rows = 1 + (int64_t)(rnd() % 9);
+                    if (groups[gi]) {
+                        p.group = groups[gi];
+                        p.cols = groups[gi] * (1 + (int64_t)(rnd() % 4));
+                    } else {
+                        p.cols = channel_cols[rnd() % (sizeof channel_cols / sizeof channel_cols[0])];
+                        p.group = p.cols;
+                    }
+                    const int64_t n = p.rows * p.cols, padded = (n + 31) / 32 * 32;
+                    for (int pat = 0; pat <= N_PATTERNS; pat++) {
+                        if (pat == N_PATTERNS) {
+                            if (!qcore_ct_scheme_symmetric(p.scheme) || qcore_ct_scheme_is_fp8(p.scheme))
+                                continue;
+                            fill_ct_ties(x, p.rows, p.cols, p.group,
+                                         qcore_ct_scheme_bits(p.scheme) == 8 ? 127.5f : 7.5f);
+                            compare_ct_one(ref, k, &p, x, "exact-ties");
+                        } else {
+                            fill(x, (int)padded, pat);
+                            compare_ct_one(ref, k, &p, x, pattern_names[pat]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    free(x);
 }
 
 /* ---- Golden files ------------------------------------------------------- */
@@ -426,6 +562,7 @@ int main(void)
         const int before = failed;
         converters(ref, k);
         random_rows(ref, k, rounds);
+        ct_rows(ref, k, rounds);
         const int cases = golden(k);
         printf("%s: %d golden cases, %s\n", k->isa, cases, failed == before ? "identical" : "DIFFERENT");
         tested++;
