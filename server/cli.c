@@ -316,6 +316,16 @@ static const char *dst_name(const struct qcore_plan_tensor *t)
     return t->ct ? t->ct->label : qcore_type_traits(t->dst_type)->name;
 }
 
+/* "4096x256" (outermost first) for a tensor's ggml-ordered dims. */
+static void format_shape(char *buf, size_t len, uint32_t n_dims, const int64_t *ne)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int d = (int)n_dims - 1; d >= 0 && off < len; d--)
+        off += (size_t)snprintf(buf + off, len - off, "%s%" PRId64,
+                                d == (int)n_dims - 1 ? "" : "x", ne[d]);
+}
+
 static void print_plan(FILE *f, const struct qcore_plan *p)
 {
     char a[32], b[32];
@@ -324,11 +334,8 @@ static void print_plan(FILE *f, const struct qcore_plan *p)
             "size");
     for (size_t i = 0; i < p->n; i++) {
         const struct qcore_plan_tensor *t = &p->t[i];
-        char shape[64] = "";
-        size_t off = 0;
-        for (int d = (int)t->n_dims - 1; d >= 0 && off < sizeof shape; d--)
-            off += (size_t)snprintf(shape + off, sizeof shape - off, "%s%" PRId64,
-                                    d == (int)t->n_dims - 1 ? "" : "x", t->ne[d]);
+        char shape[64];
+        format_shape(shape, sizeof shape, t->n_dims, t->ne);
         human_bytes(t->dst_bytes, a, sizeof a);
         fprintf(f, "%-48s %-6s %-*s %-22s %12s%s%s\n", t->name,
                 qcore_type_traits(t->src_type)->name, ct ? 14 : 6, dst_name(t), shape, a,
@@ -773,11 +780,8 @@ int qd_cli_inspect(int argc, char **argv)
     printf("tensors:\n");
     for (size_t i = 0; i < m->n_tensors; i++) {
         const struct qcore_tensor *t = &m->tensors[i];
-        char shape[96] = "";
-        size_t off = 0;
-        for (int d = (int)t->n_dims - 1; d >= 0 && off < sizeof shape; d--)
-            off += (size_t)snprintf(shape + off, sizeof shape - off, "%s%" PRId64,
-                                    d == (int)t->n_dims - 1 ? "" : "x", t->ne[d]);
+        char shape[96];
+        format_shape(shape, sizeof shape, t->n_dims, t->ne);
         human_bytes(t->nbytes, a, sizeof a);
         printf("  %-48s %-8s %-22s %12s  @%" PRIu64 "\n", t->name, qcore_type_traits(t->type)->name,
                shape, a, t->offset);

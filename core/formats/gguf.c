@@ -11,6 +11,7 @@
  * little stricter where ggml is lenient: keys and tensor names must be UTF-8
  * without NUL bytes, and BOOL values must be 0 or 1.
  */
+#include "core/formats/internal.h"
 #include "core/formats/gguf.h"
 
 #include <inttypes.h>
@@ -112,29 +113,6 @@ static bool utf8_valid(const uint8_t *s, size_t n)
     return true;
 }
 
-/* Copies a name into `dst` for an error message: control bytes become '?',
- * long names are cut (at a UTF-8 boundary) and end in "...". */
-static const char *printable(char *dst, size_t cap, const char *src, size_t len)
-{
-    size_t n = len, o = 0;
-    bool cut = false;
-    if (n > cap - 4) {
-        n = cap - 4;
-        while (n > 0 && ((uint8_t)src[n] & 0xC0) == 0x80)
-            n--;
-        cut = true;
-    }
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = (uint8_t)src[i];
-        dst[o++] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
-    }
-    if (cut) {
-        memcpy(dst + o, "...", 3);
-        o += 3;
-    }
-    dst[o] = '\0';
-    return dst;
-}
 
 /* A name and the file offset it was read from, for duplicate detection by
  * sorting (O(n log n) whatever the names; a hash table could be flooded). */
@@ -200,7 +178,7 @@ static void rd_context(struct rd *r, const char *what, const char *name, size_t 
 {
     char pn[72];
     if (name)
-        snprintf(r->ctx, sizeof r->ctx, "%s '%s'", what, printable(pn, sizeof pn, name, len));
+        snprintf(r->ctx, sizeof r->ctx, "%s '%s'", what, qcore_printable(pn, sizeof pn, name, len));
     else
         snprintf(r->ctx, sizeof r->ctx, "%s", what);
 }
@@ -760,7 +738,7 @@ static int check_out_tensor(const struct qcore_gguf_out_tensor *t, uint64_t *nby
 {
     char pn[72];
     size_t len = t->name ? strlen(t->name) : 0;
-    const char *name = t->name ? printable(pn, sizeof pn, t->name, len) : "(null)";
+    const char *name = t->name ? qcore_printable(pn, sizeof pn, t->name, len) : "(null)";
     if (len == 0 || !utf8_valid((const uint8_t *)t->name, len))
         return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
                                "gguf writer: tensor name '%s' is empty or not UTF-8", name);

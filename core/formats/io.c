@@ -4,10 +4,12 @@
  * requests: Linux moves at most 0x7ffff000 bytes per call) and may fail with
  * EINTR; both are retried here so callers see all-or-error.
  */
+#include "core/formats/internal.h"
 #include "core/formats/model.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -90,4 +92,28 @@ int qcore_pwrite_full(int fd, const void *buf, size_t len, uint64_t off, struct 
         off += (uint64_t)n;
     }
     return 0;
+}
+
+/* Copies a name into `dst` for an error message: control bytes become '?',
+ * long names are cut (at a UTF-8 boundary) and end in "...". */
+const char *qcore_printable(char *dst, size_t cap, const char *src, size_t len)
+{
+    size_t n = len, o = 0;
+    bool cut = false;
+    if (n > cap - 4) {
+        n = cap - 4;
+        while (n > 0 && ((uint8_t)src[n] & 0xC0) == 0x80)
+            n--;
+        cut = true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = (uint8_t)src[i];
+        dst[o++] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
+    }
+    if (cut) {
+        memcpy(dst + o, "...", 3);
+        o += 3;
+    }
+    dst[o] = '\0';
+    return dst;
 }

@@ -11,6 +11,7 @@
  * the parsed header gives the tensors in file order; JSON_PRESERVE_ORDER is
  * an encoder flag and is passed when dumping.
  */
+#include "core/formats/internal.h"
 #include "core/formats/safetensors.h"
 
 #include <inttypes.h>
@@ -43,29 +44,6 @@ static void put_le64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* Copies text into `dst` for a one-line message: control bytes become '?'
- * and long text is cut at a UTF-8 boundary and ends in "...". */
-static const char *printable(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src), o = 0;
-    bool cut = false;
-    if (n > cap - 4) {
-        n = cap - 4;
-        while (n > 0 && ((uint8_t)src[n] & 0xC0) == 0x80)
-            n--;
-        cut = true;
-    }
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = (uint8_t)src[i];
-        dst[o++] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
-    }
-    if (cut) {
-        memcpy(dst + o, "...", 3);
-        o += 3;
-    }
-    dst[o] = '\0';
-    return dst;
-}
 
 /* Every reader error: "safetensors: [tensor 'x': ]problem (offset N)". */
 static int bad(struct qcore_error *err, int code, uint64_t off, const char *tensor,
@@ -80,7 +58,7 @@ static int bad(struct qcore_error *err, int code, uint64_t off, const char *tens
     va_end(ap);
     if (tensor)
         return qcore_error_set(err, code, off, "safetensors: tensor '%s': %s (offset %" PRIu64 ")",
-                               printable(pn, sizeof pn, tensor), detail, off);
+                               qcore_printable(pn, sizeof pn, tensor, strlen(tensor)), detail, off);
     return qcore_error_set(err, code, off, "safetensors: %s (offset %" PRIu64 ")", detail, off);
 }
 
@@ -152,7 +130,8 @@ static int parse_metadata(struct st_ctx *c, json_t *md)
         if (!json_is_string(v)) {
             char pn[72];
             return bad(c->err, QCORE_EMALFORMED, 8, NULL,
-                       "__metadata__ value of '%s' is not a string", printable(pn, sizeof pn, k));
+                       "__metadata__ value of '%s' is not a string",
+                       qcore_printable(pn, sizeof pn, k, strlen(k)));
         }
     }
     c->m->st_metadata = json_dumps(md, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -229,7 +208,7 @@ static int parse_tensor(struct st_ctx *c, const char *name, const json_t *e, str
     if (qcore_type_from_st_dtype(json_string_value(dt), &type) != 0) {
         char pd[40];
         return bad(c->err, QCORE_EUNSUPPORTED, 8, name, "unknown dtype '%s'",
-                   printable(pd, sizeof pd, json_string_value(dt)));
+                   qcore_printable(pd, sizeof pd, json_string_value(dt), strlen(json_string_value(dt))));
     }
     t->type = type;
     int rc = parse_shape(c, name, json_object_get(e, "shape"), t);
@@ -371,7 +350,7 @@ int qcore_st_read(struct qcore_model *m, struct qcore_error *err)
         char pt[120];
         uint64_t pos = jerr.position > 0 ? (uint64_t)jerr.position : 0;
         return bad(err, QCORE_EMALFORMED, 8 + pos, NULL, "invalid JSON header: %s",
-                   printable(pt, sizeof pt, jerr.text));
+                   qcore_printable(pt, sizeof pt, jerr.text, strlen(jerr.text)));
     }
     m->alignment = 1;
     m->data_offset = c.data_off;
@@ -418,7 +397,7 @@ static int check_entry(const struct qcore_st_out_tensor *t, const json_t *root, 
                        struct qcore_error *err)
 {
     char pn[72];
-    const char *name = t->name ? printable(pn, sizeof pn, t->name) : "(null)";
+    const char *name = t->name ? qcore_printable(pn, sizeof pn, t->name, strlen(t->name)) : "(null)";
     const struct qcore_type_traits *tr = qcore_type_traits(t->type);
     if (!t->name || !t->name[0] || strlen(t->name) > QCORE_MAX_KEY_LEN ||
         strcmp(t->name, ST_METADATA_KEY) == 0 || json_object_get(root, t->name))
