@@ -810,18 +810,27 @@ static struct qd_job *job_or_404(struct qd_server *s, struct qd_req *r)
     return j;
 }
 
+/* A job's results exist only once it succeeded: 409 job-not-done otherwise. */
+static bool succeeded_or_409(struct qd_req *r, struct qd_job *j, const char *what)
+{
+    char detail[96];
+    if (qd_job_state(j) == QD_JOB_SUCCEEDED)
+        return true;
+    if (qd_job_done(j))
+        snprintf(detail, sizeof detail, "the job did not succeed: no %s", what);
+    else
+        snprintf(detail, sizeof detail, "the job has not finished yet");
+    qd_http_reply_problem(r, QD_P_JOB_NOT_DONE, detail, NULL);
+    return false;
+}
+
 static void get_report(struct qd_server *s, struct qd_req *r)
 {
     struct qd_job *j = job_or_404(s, r);
     if (!j)
         return;
-    if (qd_job_state(j) != QD_JOB_SUCCEEDED) {
-        qd_http_reply_problem(r, QD_P_JOB_NOT_DONE,
-                              qd_job_done(j) ? "the job did not succeed: no report"
-                                             : "the job has not finished yet",
-                              NULL);
+    if (!succeeded_or_409(r, j, "report"))
         return;
-    }
     char path[QD_PATH_MAX];
     qd_job_report_path(j, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -840,13 +849,8 @@ static void get_artifact(struct qd_server *s, struct qd_req *r)
     struct qd_job *j = job_or_404(s, r);
     if (!j)
         return;
-    if (qd_job_state(j) != QD_JOB_SUCCEEDED) {
-        qd_http_reply_problem(r, QD_P_JOB_NOT_DONE,
-                              qd_job_done(j) ? "the job did not succeed: no artifact"
-                                             : "the job has not finished yet",
-                              NULL);
+    if (!succeeded_or_409(r, j, "artifact"))
         return;
-    }
     char path[QD_PATH_MAX];
     const struct qd_artifact *art = qd_job_artifact(j, r->route.name, path, sizeof path);
     if (!art) {
