@@ -10,9 +10,11 @@
  * or 8 rows to a word along dim 0). Every chunk's input and output ranges
  * follow from the plan alone.
  */
+#define _GNU_SOURCE /* sync_file_range */
 #include "core/job.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -208,6 +210,20 @@ static void *scratch_get(int slot, size_t size)
     return s->p[slot];
 }
 
+/* pwrite a chunk's output, then start its writeback at once (Linux): the
+ * final fsync then waits for what is still in flight instead of flushing
+ * the whole file after the compute, so disk writes overlap quantization. */
+static int write_out(struct qcore_job *job, const void *buf, size_t len, uint64_t off,
+                     struct qcore_error *err)
+{
+    int rc = qcore_pwrite_full(job->out_fd, buf, len, off, err);
+#ifdef __linux__
+    if (rc == 0 && len > 0)
+        (void)sync_file_range(job->out_fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE);
+#endif
+    return rc;
+}
+
 static int run_copy(struct qcore_job *job, const struct chunk *c, struct qcore_error *err)
 {
     const struct qcore_plan_tensor *pt = &job->plan->t[c->tensor];
@@ -220,7 +236,7 @@ static int run_copy(struct qcore_job *job, const struct chunk *c, struct qcore_e
         return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
     int rc = qcore_pread_full(job->plan->model->fd, buf, len, t->offset + c->begin, err);
     if (rc == 0)
-        rc = qcore_pwrite_full(job->out_fd, buf, len, pt->dst_offset + c->begin, err);
+        rc = write_out(job, buf, len, pt->dst_offset + c->begin, err);
     return rc;
 }
 
@@ -277,7 +293,7 @@ static int run_quantize(struct qcore_job *job, const struct chunk *c, struct chu
             r->nonfinite_src += count_nonfinite(job->k, x + o, len);
         }
     }
-    rc = qcore_pwrite_full(job->out_fd, q, out_len,
+    rc = write_out(job, q, out_len,
                            pt->dst_offset + c->begin / dt->block_size * dt->type_size, err);
     if (rc != 0)
         return rc;
@@ -325,7 +341,7 @@ static int write_shape(struct qcore_job *job, const struct qcore_plan_ct *ct,
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < 8; i++)
             b[8 * k + i] = (uint8_t)(v[k] >> (8 * i));
-    return qcore_pwrite_full(job->out_fd, b, sizeof b, ct->offset[QCORE_CT_SHAPE], err);
+    return write_out(job, b, sizeof b, ct->offset[QCORE_CT_SHAPE], err);
 }
 
 /* Rows [begin, end) of a compressed-tensors tensor: read, widen to F32,
@@ -355,14 +371,14 @@ static int run_ct(struct qcore_job *job, const struct chunk *c, struct chunk_res
     /* The table's kernel (same bytes as the scalar qcore_ct_quantize_rows). */
     (job->k->ct_quantize_rows ? job->k->ct_quantize_rows
                               : qcore_ct_quantize_rows)(&ct->prm, b.x, (int64_t)n_rows, &b.o);
-    rc = qcore_pwrite_full(job->out_fd, b.o.weights, b.w_len,
+    rc = write_out(job, b.o.weights, b.w_len,
                            ct->offset[QCORE_CT_WEIGHT] + c->begin * qcore_ct_row_bytes(&ct->prm),
                            err);
     if (rc == 0)
-        rc = qcore_pwrite_full(job->out_fd, b.o.scale, b.s_len,
+        rc = write_out(job, b.o.scale, b.s_len,
                                ct->offset[QCORE_CT_SCALE] + c->begin * (b.s_len / n_rows), err);
     if (rc == 0 && b.z_len)
-        rc = qcore_pwrite_full(job->out_fd, b.o.zero, b.z_len,
+        rc = write_out(job, b.o.zero, b.z_len,
                                ct->offset[QCORE_CT_ZERO] + c->begin / pw * G * 4, err);
     if (rc == 0 && c->begin == 0 && ct->present[QCORE_CT_SHAPE])
         rc = write_shape(job, ct, err);
