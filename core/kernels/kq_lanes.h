@@ -10,8 +10,12 @@
  * Data-dependent branches of the reference become masks; what a lane would
  * have skipped is computed and thrown away. The scale quantization and the
  * packing of each type are the reference's own qref_scales_* / qref_pack_*
- * functions; the re-quantization between them (one division per element)
- * runs lane by lane too, each lane a sub-block with its effective scale.
+ * functions, except Q3_K's: its search is cheap enough in the reference
+ * that those scalar steps dominated, so kq_scales_q3 runs step (b) with one
+ * super-block per lane and kq_pack_q3 packs straight from the lane layout
+ * (the same operations and bits; the tests compare every byte). The
+ * re-quantization between them (one division per element) runs lane by
+ * lane too, each lane a sub-block with its effective scale.
  *
  * Included by an ISA file after it defines:
  *   KQ_VW                      lanes per vector
@@ -216,23 +220,109 @@ static vf kq_search_symmetric(const float *restrict X, int n, int nmax, int32_t 
 }
 
 /* Super-blocks searched before they are finished, and the most batches of
- * KQ_VW sub-blocks that makes. */
+ * KQ_VW sub-blocks that makes. Q3_K takes larger groups (KQ_CH3), so that
+ * the lanes still moving after a pass fill several batches (below). */
 #define KQ_CH (KQ_VW >= 32 ? 8 : 4)
-#define KQ_NB_MAX ((KQ_CH * 16 + KQ_VW - 1) / KQ_VW)
+#define KQ_CH3 (KQ_VW >= 32 ? 32 : KQ_VW >= 8 ? 16 : 8)
+#define KQ_NB_MAX3 ((KQ_CH3 * 16 + KQ_VW - 1) / KQ_VW)
+#define KQ_NB_MAX (KQ_NB_MAX3 > (KQ_CH * 16 + KQ_VW - 1) / KQ_VW ? KQ_NB_MAX3 : (KQ_CH * 16 + KQ_VW - 1) / KQ_VW)
 #define KQ_STRIDE (32 * KQ_VW) /* floats (codes) per batch in X (C) */
 
+/* The coordinate descent's state of a set of batches: elements and codes
+ * [batch][16][KQ_VW], the two sums and the "still moving" flag per lane. */
+struct kq_q3_set {
+    const float *X;
+    int32_t *L;
+    float *s1, *s2;
+    int32_t *act; /* -1 moving, 0 done */
+    int nb;
+};
+
+/* One pass of search_q3's descent over every batch of the set with a
+ * moving lane; a lane that changed nothing stops moving. Within a lane the
+ * updates are sequential (each element's trial uses the sums left by the
+ * previous one): one batch is a chain of dependent divisions, and stepping
+ * the batches together keeps several chains in flight. */
+static void kq_q3_pass(const struct kq_q3_set *st)
+{
+    enum { N = 16, NMAX = 4 };
+    vf sumlx[KQ_NB_MAX3], suml2[KQ_NB_MAX3];
+    vm active[KQ_NB_MAX3], changed[KQ_NB_MAX3];
+    int live[KQ_NB_MAX3], nlive = 0;
+    const vf zero = vf_set(0.0f);
+    const vm none = vm_not(vm_true());
+    for (int bt = 0; bt < st->nb; bt++) {
+        active[bt] = vi_eq(vi_ld(st->act + bt * KQ_VW), vi_set(-1));
+        if (!vm_any(active[bt]))
+            continue;
+        sumlx[bt] = vf_ld(st->s1 + bt * KQ_VW);
+        suml2[bt] = vf_ld(st->s2 + bt * KQ_VW);
+        changed[bt] = none;
+        live[nlive++] = bt;
+    }
+    for (int i = 0; i < N; i++) {
+        for (int li = 0; li < nlive; li++) {
+            const int bt = live[li];
+            int32_t *Lp = st->L + bt * KQ_STRIDE + i * KQ_VW;
+            const vf x = vf_ld(st->X + bt * KQ_STRIDE + i * KQ_VW), w = vf_mul(x, x);
+            const vi Li = vi_ld(Lp);
+            const vf l = vi_tof(Li);
+            const vf wx = vf_mul(w, x);
+            vf slx = vf_sub(sumlx[bt], vf_mul(wx, l));
+            const vm c1 = vm_gt(slx, zero);
+            vf sl2 = vf_sub(suml2[bt], vf_mul(vf_mul(w, l), l));
+            const vi nl = vi_clamp(vf_rne(vf_div(vf_mul(x, sl2), slx)), -NMAX, NMAX - 1);
+            const vm c2 = vm_not(vi_eq(nl, Li));
+            const vf nlf = vi_tof(nl);
+            slx = vf_add(slx, vf_mul(wx, nlf));
+            sl2 = vf_add(sl2, vf_mul(vf_mul(w, nlf), nlf));
+            const vm c3 = vm_and(vm_gt(sl2, zero), vm_gt(vf_mul(vf_mul(slx, slx), suml2[bt]),
+                                                         vf_mul(vf_mul(sumlx[bt], sumlx[bt]), sl2)));
+            const vm take = vm_and(vm_and(active[bt], c1), vm_and(c2, c3));
+            vi_st(Lp, vi_sel(take, nl, Li));
+            sumlx[bt] = vf_sel(take, slx, sumlx[bt]);
+            suml2[bt] = vf_sel(take, sl2, suml2[bt]);
+            changed[bt] = vm_or(changed[bt], take);
+        }
+    }
+    for (int li = 0; li < nlive; li++) {
+        const int bt = live[li];
+        vf_st(st->s1 + bt * KQ_VW, sumlx[bt]);
+        vf_st(st->s2 + bt * KQ_VW, suml2[bt]);
+        vi_st(st->act + bt * KQ_VW, vi_sel(vm_and(active[bt], changed[bt]), vi_set(-1), vi_set(0)));
+    }
+}
+
+/* Copies lane `from` of set a (slot index bt·KQ_VW + l) to lane `to` of b. */
+static inline void kq_q3_move(const struct kq_q3_set *a, int from, struct kq_q3_set *b, int to,
+                              float *bX)
+{
+    const int fb = from / KQ_VW, fl = from % KQ_VW, tb = to / KQ_VW, tl = to % KQ_VW;
+    for (int i = 0; i < 16; i++) {
+        if (bX)
+            bX[tb * KQ_STRIDE + i * KQ_VW + tl] = a->X[fb * KQ_STRIDE + i * KQ_VW + fl];
+        b->L[tb * KQ_STRIDE + i * KQ_VW + tl] = a->L[fb * KQ_STRIDE + i * KQ_VW + fl];
+    }
+    b->s1[to] = a->s1[from];
+    b->s2[to] = a->s2[from];
+    b->act[to] = a->act[from];
+}
+
 /* search_q3 of ref_kquants.c: 16 elements, nmax 4, coordinate descent, on
- * nbt batches at once. Within a lane the updates are sequential (each
- * element's trial uses the sums left by the previous one), so one batch is a
- * chain of dependent divisions; the batches are independent, and stepping
- * them together keeps several chains in flight. sc gets the scales. */
+ * nbt batches. Most sub-blocks stop after one pass (nothing changes), a few
+ * run up to 5, and a batch runs until its slowest lane stops: so after
+ * each pass the lanes still moving are packed into as few batches as they
+ * fill (a copy of their elements, codes and sums; `orig` remembers where
+ * each came from), and their state is copied back when they stop. Every
+ * lane performs the reference's operations in the reference's order
+ * whatever batch it sits in. sc gets the scales, Lout the codes + 4. */
 static void kq_search_q3(const float *restrict X, int32_t *restrict Lout, int nbt,
                          float *restrict sc)
 {
     enum { N = 16, NMAX = 4 };
-    vi L[KQ_NB_MAX][N];
-    vf sumlx[KQ_NB_MAX], suml2[KQ_NB_MAX];
-    vm is_zero[KQ_NB_MAX], active[KQ_NB_MAX], changed[KQ_NB_MAX];
+    float S1[KQ_NB_MAX3 * KQ_VW], S2[KQ_NB_MAX3 * KQ_VW];
+    int32_t ACT[KQ_NB_MAX3 * KQ_VW];
+    vm is_zero[KQ_NB_MAX3];
     const vf zero = vf_set(0.0f);
     for (int bt = 0; bt < nbt; bt++) {
         const float *Xb = X + bt * KQ_STRIDE;
@@ -243,60 +333,80 @@ static void kq_search_q3(const float *restrict X, int32_t *restrict Lout, int nb
         vf slx = zero, sl2 = zero;
         for (int i = 0; i < N; i++) {
             const vf x = vf_ld(Xb + i * KQ_VW);
-            L[bt][i] = vi_clamp(vf_rne(vf_mul(iscale, x)), -NMAX, NMAX - 1);
-            const vf l = vi_tof(L[bt][i]), w = vf_mul(x, x);
+            const vi L = vi_clamp(vf_rne(vf_mul(iscale, x)), -NMAX, NMAX - 1);
+            vi_st(Lout + bt * KQ_STRIDE + i * KQ_VW, L);
+            const vf l = vi_tof(L), w = vf_mul(x, x);
             slx = vf_add(slx, vf_mul(vf_mul(w, x), l));
             sl2 = vf_add(sl2, vf_mul(vf_mul(w, l), l));
         }
-        sumlx[bt] = slx;
-        suml2[bt] = sl2;
-        active[bt] = vm_not(is_zero[bt]);
+        vf_st(S1 + bt * KQ_VW, slx);
+        vf_st(S2 + bt * KQ_VW, sl2);
+        vi_st(ACT + bt * KQ_VW, vi_sel(is_zero[bt], vi_set(0), vi_set(-1)));
     }
+    struct kq_q3_set all = {X, Lout, S1, S2, ACT, nbt};
+    /* The packed set (at most nbt - 1 batches: packing happens only when it
+     * saves one). */
+    float PX[(KQ_NB_MAX3 - 1) * KQ_STRIDE > 0 ? (KQ_NB_MAX3 - 1) * KQ_STRIDE : 1];
+    int32_t PL[(KQ_NB_MAX3 - 1) * KQ_STRIDE > 0 ? (KQ_NB_MAX3 - 1) * KQ_STRIDE : 1];
+    float PS1[KQ_NB_MAX3 * KQ_VW], PS2[KQ_NB_MAX3 * KQ_VW];
+    int32_t PACT[KQ_NB_MAX3 * KQ_VW], orig[KQ_NB_MAX3 * KQ_VW];
+    struct kq_q3_set packed = {PX, PL, PS1, PS2, PACT, 0};
+    const struct kq_q3_set *cur = &all;
     for (int pass = 0; pass < 5; pass++) {
-        int any = 0;
-        for (int bt = 0; bt < nbt; bt++) {
-            any |= vm_any(active[bt]);
-            changed[bt] = vm_not(vm_true());
-        }
-        if (!any)
+        kq_q3_pass(cur);
+        if (pass == 4)
             break;
-        int live[KQ_NB_MAX], nlive = 0; /* batches with a lane still moving */
-        for (int bt = 0; bt < nbt; bt++)
-            if (vm_any(active[bt]))
-                live[nlive++] = bt;
-        for (int i = 0; i < N; i++) {
-            for (int li = 0; li < nlive; li++) {
-                const int bt = live[li];
-                const vf x = vf_ld(X + bt * KQ_STRIDE + i * KQ_VW), w = vf_mul(x, x);
-                const vf l = vi_tof(L[bt][i]);
-                const vf wx = vf_mul(w, x);
-                vf slx = vf_sub(sumlx[bt], vf_mul(wx, l));
-                const vm c1 = vm_gt(slx, zero);
-                vf sl2 = vf_sub(suml2[bt], vf_mul(vf_mul(w, l), l));
-                const vi nl = vi_clamp(vf_rne(vf_div(vf_mul(x, sl2), slx)), -NMAX, NMAX - 1);
-                const vm c2 = vm_not(vi_eq(nl, L[bt][i]));
-                const vf nlf = vi_tof(nl);
-                slx = vf_add(slx, vf_mul(wx, nlf));
-                sl2 = vf_add(sl2, vf_mul(vf_mul(w, nlf), nlf));
-                const vm c3 =
-                    vm_and(vm_gt(sl2, zero), vm_gt(vf_mul(vf_mul(slx, slx), suml2[bt]),
-                                                   vf_mul(vf_mul(sumlx[bt], sumlx[bt]), sl2)));
-                const vm take = vm_and(vm_and(active[bt], c1), vm_and(c2, c3));
-                L[bt][i] = vi_sel(take, nl, L[bt][i]);
-                sumlx[bt] = vf_sel(take, slx, sumlx[bt]);
-                suml2[bt] = vf_sel(take, sl2, suml2[bt]);
-                changed[bt] = vm_or(changed[bt], take);
+        int moving = 0;
+        for (int k = 0; k < cur->nb * KQ_VW; k++)
+            moving += cur->act[k] != 0;
+        if (moving == 0)
+            break;
+        const int nb = (moving + KQ_VW - 1) / KQ_VW;
+        if (nb >= cur->nb)
+            continue;
+        if (cur == &all) { /* the first packing: from the whole group */
+            int t = 0;
+            for (int k = 0; k < nbt * KQ_VW; k++)
+                if (ACT[k]) {
+                    kq_q3_move(&all, k, &packed, t, PX);
+                    orig[t++] = k;
+                }
+        } else { /* repacking in place: copy the stopped lanes back first */
+            int t = 0;
+            for (int k = 0; k < packed.nb * KQ_VW; k++) {
+                if (orig[k] < 0)
+                    continue;
+                if (!PACT[k]) {
+                    kq_q3_move(&packed, k, &all, orig[k], NULL);
+                    continue;
+                }
+                if (t != k) {
+                    kq_q3_move(&packed, k, &packed, t, PX);
+                    orig[t] = orig[k];
+                }
+                t++;
             }
         }
-        for (int bt = 0; bt < nbt; bt++)
-            active[bt] = vm_and(active[bt], changed[bt]);
+        for (int k = moving; k < nb * KQ_VW; k++) { /* idle lanes */
+            PS1[k] = PS2[k] = 0.0f;
+            PACT[k] = 0;
+            orig[k] = -1;
+        }
+        packed.nb = nb;
+        cur = &packed;
     }
+    if (cur == &packed)
+        for (int k = 0; k < packed.nb * KQ_VW; k++)
+            if (orig[k] >= 0)
+                kq_q3_move(&packed, k, &all, orig[k], NULL);
     const vi off = vi_set(NMAX);
     for (int bt = 0; bt < nbt; bt++) {
-        for (int i = 0; i < N; i++)
-            vi_st(Lout + bt * KQ_STRIDE + i * KQ_VW,
-                  vi_sel(is_zero[bt], vi_set(0), vi_add(L[bt][i], off)));
-        vf_st(sc + bt * KQ_VW, vf_sel(is_zero[bt], zero, vf_div(sumlx[bt], suml2[bt])));
+        for (int i = 0; i < N; i++) {
+            int32_t *Lp = Lout + bt * KQ_STRIDE + i * KQ_VW;
+            vi_st(Lp, vi_sel(is_zero[bt], vi_set(0), vi_add(vi_ld(Lp), off)));
+        }
+        vf_st(sc + bt * KQ_VW,
+              vf_sel(is_zero[bt], zero, vf_div(vf_ld(S1 + bt * KQ_VW), vf_ld(S2 + bt * KQ_VW))));
     }
 }
 
@@ -348,6 +458,115 @@ static void kq_reference(enum kq_kind kind, const float *restrict x, uint8_t *re
     }
 }
 
+/* Step (b) of Q3_K (qref_scales_q3_k) for nb super-blocks, lane-parallel
+ * with one super-block per lane: the signed extreme of the 16 sub-block
+ * scales (first strictly largest |s|), iscale = -32/extreme, the 6-bit
+ * scales clamp(rne(iscale·s), -32, 31) + 32, the half of 1/iscale and the
+ * effective scales half·(ls - 32), with the reference's operations; the
+ * header bytes of y (zeroed first, scale fields, d) and dv[16·b + j] are
+ * written per super-block. */
+static void kq_scales_q3(const float *restrict scales, int nb, uint8_t *restrict y,
+                         float *restrict dv)
+{
+    const vf zero = vf_set(0.0f);
+    for (int b0 = 0; b0 < nb; b0 += KQ_VW) {
+        const int m = nb - b0 < KQ_VW ? nb - b0 : KQ_VW;
+        const float *sb = scales + 16 * b0;
+        vf s[16];
+#ifdef KQ_HAVE_GATHER
+        if (m == KQ_VW) {
+            for (int j = 0; j < 16; j++)
+                s[j] = vf_gather(sb + j, 16);
+        } else
+#endif
+        {
+            float t[16 * KQ_VW];
+            for (int j = 0; j < 16; j++)
+                for (int l = 0; l < KQ_VW; l++)
+                    t[j * KQ_VW + l] = l < m ? sb[16 * l + j] : 0.0f;
+            for (int j = 0; j < 16; j++)
+                s[j] = vf_ld(t + j * KQ_VW);
+        }
+        vf amax = zero, mxs = zero;
+        for (int j = 0; j < 16; j++) {
+            const vf a = vf_abs(s[j]);
+            const vm g = vm_gt(a, amax);
+            amax = vf_sel(g, a, amax);
+            mxs = vf_sel(g, s[j], mxs);
+        }
+        const vm nz = vm_not(vm_eq(mxs, zero));
+        const vf iscale = vf_div(vf_set(-32.0f), mxs);
+        int32_t ls[16 * KQ_VW], nzl[KQ_VW];
+        float isc[KQ_VW];
+        for (int j = 0; j < 16; j++)
+            vi_st(ls + j * KQ_VW, vi_sel(nz, vi_add(vi_clamp(vf_rne(vf_mul(iscale, s[j])), -32, 31), vi_set(32)),
+                                         vi_set(0)));
+        vf_st(isc, iscale);
+        vi_st(nzl, vi_sel(nz, vi_set(1), vi_set(0)));
+        for (int l = 0; l < m; l++) {
+            uint8_t *yb = y + (b0 + l) * 110;
+            memset(yb, 0, 110);
+            const int32_t *v = ls + l;
+            if (nzl[l]) {
+                uint8_t *sc = yb + 96;
+                for (int k = 0; k < 8; k++)
+                    sc[k] = (uint8_t)((v[k * KQ_VW] & 15) | (v[(k + 8) * KQ_VW] & 15) << 4);
+                for (int k = 0; k < 4; k++)
+                    sc[8 + k] = (uint8_t)((v[k * KQ_VW] >> 4) | (v[(k + 4) * KQ_VW] >> 4) << 2 |
+                                          (v[(k + 8) * KQ_VW] >> 4) << 4 | (v[(k + 12) * KQ_VW] >> 4) << 6);
+                qref_put_le16(yb + 108, qref_f32_to_f16(1.0f / isc[l]));
+            }
+            const float dh = qref_f16_to_f32(qref_get_le16(yb + 108));
+            float *d = dv + 16 * (b0 + l);
+            for (int j = 0; j < 16; j++)
+                d[j] = dh * (float)(v[j * KQ_VW] - 32);
+        }
+    }
+}
+
+/* Step (d) of Q3_K (qref_pack_q3_k) straight from the lane layout: codes
+ * 0..7 of sub-blocks g0..g0+15 (element i of sub-block g at
+ * C[(g / KQ_VW)·KQ_STRIDE + i·KQ_VW + g % KQ_VW]). Two neighbouring
+ * sub-blocks 2k, 2k+1 are one 64-bit word per element row (they never
+ * straddle a batch: g0 and KQ_VW are even), and for row i:
+ *   hmask[i] / hmask[16+i]: bit k = bit 2 of sub-block 2k / 2k+1,
+ *   qs[32h+i] / qs[32h+16+i]: bits 2s..2s+1 = low bits of sub-block
+ *   8h+2s / 8h+2s+1,
+ * which is the reference's element order (element e = 16j + i). */
+static void kq_pack_q3(const int32_t *restrict C, int g0, uint8_t *restrict yb)
+{
+    const int32_t *wp[8];
+    for (int k = 0; k < 8; k++) {
+        const int g = g0 + 2 * k;
+        wp[k] = C + (g / KQ_VW) * KQ_STRIDE + g % KQ_VW;
+    }
+    const uint64_t M3 = 0x0000000300000003ull, M1 = 0x0000000100000001ull;
+    uint8_t *qs = yb + 32;
+    for (int i = 0; i < 16; i++) {
+        uint64_t w[8];
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+            const int32_t *p = wp[k] + i * KQ_VW;
+            w[k] = (uint64_t)(uint32_t)p[0] | (uint64_t)(uint32_t)p[1] << 32;
+        }
+        uint64_t h = 0, a0 = 0, a1 = 0;
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++)
+            h |= ((w[k] >> 2) & M1) << k;
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; t++) {
+            a0 |= (w[t] & M3) << (2 * t);
+            a1 |= (w[4 + t] & M3) << (2 * t);
+        }
+        yb[i] = (uint8_t)h;
+        yb[16 + i] = (uint8_t)(h >> 32);
+        qs[i] = (uint8_t)a0;
+        qs[16 + i] = (uint8_t)(a0 >> 32);
+        qs[32 + i] = (uint8_t)a1;
+        qs[48 + i] = (uint8_t)(a1 >> 32);
+    }
+}
+
 /* Step (c) lane by lane: lanes are sub-blocks, d/dm their effective scale
  * and min (0 for lanes past the end, which keep their codes). The same float
  * operations per element as qref_requant: (x + dm) / d or x / d, the
@@ -371,7 +590,8 @@ static void kq_quantize(enum kq_kind kind, const float *restrict src, uint8_t *r
     static const struct kq_affine q2 = {16, 3, -0.5f, 0.1f, 15, true};
     static const struct kq_affine q4 = {32, 15, -1.0f, 0.1f, 20, false};
     static const struct kq_affine q5 = {32, 31, -0.5f, 0.1f, 15, false};
-    enum { CH = KQ_CH, NB_MAX = KQ_NB_MAX };
+    enum { NB_MAX = KQ_NB_MAX };
+    const int CH = kind == KQ_Q3_K ? KQ_CH3 : KQ_CH;
     const int sub = kind == KQ_Q4_K || kind == KQ_Q5_K ? 32 : 16;
     const int subs = QREF_QK_K / sub;
     static const int bytes[] = {84, 110, 144, 176, 210};
@@ -384,7 +604,7 @@ static void kq_quantize(enum kq_kind kind, const float *restrict src, uint8_t *r
      * tail past the last sub-block stays 0: those lanes keep their codes). */
     float scales[NB_MAX * KQ_VW], mins[NB_MAX * KQ_VW];
     float dv[NB_MAX * KQ_VW], dmv[NB_MAX * KQ_VW];
-    int live[CH];
+    int live[KQ_CH3 > KQ_CH ? KQ_CH3 : KQ_CH];
     uint8_t L[QREF_QK_K];
     const int64_t nsb = n / QREF_QK_K;
 
@@ -449,13 +669,19 @@ static void kq_quantize(enum kq_kind kind, const float *restrict src, uint8_t *r
          * code), and the effective scales */
         for (int j = total; j < nbatch * KQ_VW; j++)
             dv[j] = dmv[j] = 0.0f;
-        for (int b = 0; b < nb; b++) {
+        if (kind == KQ_Q3_K) {
+            kq_scales_q3(scales, nb, y + sb0 * 110, dv);
+            for (int b = 0; b < nb; b++)
+                live[b] = 1;
+            for (int j = 0; j < nbatch * KQ_VW; j++)
+                dmv[j] = 0.0f;
+        }
+        for (int b = 0; b < nb && kind != KQ_Q3_K; b++) {
             uint8_t *yb = y + (sb0 + b) * bytes[kind];
             float *s = scales + b * subs, *mi = mins + b * subs;
             float *d = dv + b * subs, *dm = dmv + b * subs;
             switch (kind) {
             case KQ_Q2_K: live[b] = qref_scales_q2_k(s, mi, yb, d, dm); break;
-            case KQ_Q3_K: live[b] = qref_scales_q3_k(s, yb, d); break;
             case KQ_Q4_K:
             case KQ_Q5_K: live[b] = qref_scales_k4(s, mi, yb, d, dm); break;
             default: live[b] = qref_scales_q6_k(s, yb, d); break;
@@ -478,6 +704,10 @@ static void kq_quantize(enum kq_kind kind, const float *restrict src, uint8_t *r
             }
             if (!live[b])
                 continue;
+            if (kind == KQ_Q3_K) {
+                kq_pack_q3(C, b * 16, yb);
+                continue;
+            }
             for (int j = 0; j < subs; j++) {
                 const int g = b * subs + j, lane = g % KQ_VW;
                 const int32_t *Cs = C + (g / KQ_VW) * KQ_STRIDE + lane;

@@ -233,40 +233,156 @@ static void x86_dequantize_bf16(const void *restrict src, float *restrict dst, i
 
 /* ---- Q8_0 ------------------------------------------------------------------ */
 
-/* roundf for |v| < 2^23 (finite): t = trunc(v) and f = v - t are exact,
- * and trunc(2f) is ±1 exactly when |f| >= 0.5, i.e. the step away from
- * zero. Callers guarantee |v| <= 127 + a few ulps, so no clamp is needed:
- * the result is within [-127, 127]. */
-static inline __m256i x86_roundf_small(__m256 v)
+/* The legacy quantizers below take 8 blocks (256 floats) per step: the 8
+ * maxima are reduced into one vector, so the scales, their inverses, the
+ * halves and the finite/overflow checks are one vector operation each for
+ * the 8 blocks, and the codes are computed from the source again (1 KiB, in
+ * L1). A block with NaN/Inf, or whose 1/d overflows, is redone by the
+ * reference block function afterwards. */
+#define X86_GROUP 8
+
+/* max of adjacent pairs: per 128-bit half [max(a0,a1), max(a2,a3), max(b0,b1), max(b2,b3)]. */
+static inline __m256i x86_max_pairs(__m256i a, __m256i b)
 {
-    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __m256 f = _mm256_sub_ps(v, t);
-    const __m256 step = _mm256_round_ps(_mm256_add_ps(f, f), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    return _mm256_cvttps_epi32(_mm256_add_ps(t, step));
+    const __m256 fa = _mm256_castsi256_ps(a), fb = _mm256_castsi256_ps(b);
+    return _mm256_max_epi32(_mm256_castps_si256(_mm256_shuffle_ps(fa, fb, 0x88)),
+                            _mm256_castps_si256(_mm256_shuffle_ps(fa, fb, 0xDD)));
 }
+
+/* Lane j = the largest |x| (as bits) of block j of x[0..256). On the bits:
+ * for magnitudes integer order is float order, and NaN/Inf (exponent all
+ * ones) sort above every finite value, so lane j >= 0x7f800000 flags a
+ * block with a non-finite element. */
+static inline __m256i x86_amax8(const float *restrict x)
+{
+    const __m256i mag = _mm256_set1_epi32(0x7fffffff);
+    __m256i m[X86_GROUP];
+#pragma GCC unroll 8
+    for (int j = 0; j < X86_GROUP; j++) {
+        const __m256i *p = (const __m256i *)(x + QREF_QK * j);
+        const __m256i a0 = _mm256_and_si256(_mm256_loadu_si256(p), mag);
+        const __m256i a1 = _mm256_and_si256(_mm256_loadu_si256(p + 1), mag);
+        const __m256i a2 = _mm256_and_si256(_mm256_loadu_si256(p + 2), mag);
+        const __m256i a3 = _mm256_and_si256(_mm256_loadu_si256(p + 3), mag);
+        m[j] = _mm256_max_epi32(_mm256_max_epi32(a0, a1), _mm256_max_epi32(a2, a3));
+    }
+    const __m256i u0 = x86_max_pairs(x86_max_pairs(m[0], m[1]), x86_max_pairs(m[2], m[3]));
+    const __m256i u1 = x86_max_pairs(x86_max_pairs(m[4], m[5]), x86_max_pairs(m[6], m[7]));
+    return _mm256_max_epi32(_mm256_permute2x128_si256(u0, u1, 0x20),
+                            _mm256_permute2x128_si256(u0, u1, 0x31));
+}
+
+/* The same transposing reduction for signed and unsigned maxima of the
+ * raw bits: lane j of *smax is the largest element of block j as int32
+ * (the largest positive float, +amax when it occurs), lane j of *umax the
+ * largest as uint32 (0x80000000 | the largest |negative|, so -amax when it
+ * occurs; the positive maximum when there is no negative element). */
+static inline __m256i x86_maxu_pairs(__m256i a, __m256i b)
+{
+    const __m256 fa = _mm256_castsi256_ps(a), fb = _mm256_castsi256_ps(b);
+    return _mm256_max_epu32(_mm256_castps_si256(_mm256_shuffle_ps(fa, fb, 0x88)),
+                            _mm256_castps_si256(_mm256_shuffle_ps(fa, fb, 0xDD)));
+}
+
+static inline void x86_signed_max8(const float *restrict x, __m256i *smax, __m256i *umax)
+{
+    __m256i s[X86_GROUP], u[X86_GROUP];
+#pragma GCC unroll 8
+    for (int j = 0; j < X86_GROUP; j++) {
+        const __m256i *p = (const __m256i *)(x + QREF_QK * j);
+        const __m256i v0 = _mm256_loadu_si256(p), v1 = _mm256_loadu_si256(p + 1);
+        const __m256i v2 = _mm256_loadu_si256(p + 2), v3 = _mm256_loadu_si256(p + 3);
+        s[j] = _mm256_max_epi32(_mm256_max_epi32(v0, v1), _mm256_max_epi32(v2, v3));
+        u[j] = _mm256_max_epu32(_mm256_max_epu32(v0, v1), _mm256_max_epu32(v2, v3));
+    }
+    const __m256i s0 = x86_max_pairs(x86_max_pairs(s[0], s[1]), x86_max_pairs(s[2], s[3]));
+    const __m256i s1 = x86_max_pairs(x86_max_pairs(s[4], s[5]), x86_max_pairs(s[6], s[7]));
+    *smax = _mm256_max_epi32(_mm256_permute2x128_si256(s0, s1, 0x20),
+                             _mm256_permute2x128_si256(s0, s1, 0x31));
+    const __m256i u0 = x86_maxu_pairs(x86_maxu_pairs(u[0], u[1]), x86_maxu_pairs(u[2], u[3]));
+    const __m256i u1 = x86_maxu_pairs(x86_maxu_pairs(u[4], u[5]), x86_maxu_pairs(u[6], u[7]));
+    *umax = _mm256_max_epu32(_mm256_permute2x128_si256(u0, u1, 0x20),
+                             _mm256_permute2x128_si256(u0, u1, 0x31));
+}
+
+/* d != 0 ? 1/d : 0, lane by lane (1/0 is masked away). */
+static inline __m256 x86_inverse_or_zero(__m256 d)
+{
+    return _mm256_and_ps(_mm256_div_ps(_mm256_set1_ps(1.0f), d),
+                         _mm256_cmp_ps(d, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+}
+
+/* Lanes whose block must take the reference path: a non-finite element
+ * (amax bits >= 0x7f800000) or |1/d| beyond FLT_MAX. */
+static inline unsigned x86_bad_lanes(__m256i amax, __m256 id)
+{
+    const __m256 nonfinite = _mm256_castsi256_ps(_mm256_cmpgt_epi32(amax, _mm256_set1_epi32(0x7f7fffff)));
+    const __m256 overflow = _mm256_cmp_ps(x86_abs(id), _mm256_set1_ps(FLT_MAX), _CMP_GT_OQ);
+    return (unsigned)_mm256_movemask_ps(_mm256_or_ps(nonfinite, overflow));
+}
+
+/* roundf(x·id) for |x·id| < 2^23 (here <= 127 + a few ulps, so no clamp):
+ * x·id + copysign(0.5 - 2^-25, x) truncated is rounding half away from zero
+ * (checked for every float of that range); the sign of x·id is the sign of
+ * x since id >= +0. */
+static inline __m256i x86_q8_codes(__m256 x, __m256 idv)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), c = _mm256_set1_ps(0x1.fffffep-2f);
+    const __m256 off = _mm256_or_ps(_mm256_and_ps(x, sign), c);
+    return _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(x, idv), off));
+}
+
+/* 8 blocks of Q8_0 from x[0..256) into y[0..8·34). */
+static inline void x86_q8_0_group(const float *restrict x, uint8_t *restrict y)
+{
+    const __m256i am = x86_amax8(x);
+    const __m256 d = _mm256_div_ps(_mm256_castsi256_ps(am), _mm256_set1_ps(127.0f));
+    const __m256 id = x86_inverse_or_zero(d);
+    const unsigned bad = x86_bad_lanes(am, id);
+    /* Halves of finite d, RNE: qref_f32_to_f16's result. */
+    uint16_t hs[X86_GROUP];
+    float ids[X86_GROUP];
+    _mm_storeu_si128((__m128i *)hs, _mm256_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    _mm256_storeu_ps(ids, id);
+#pragma GCC unroll 8
+    for (int j = 0; j < X86_GROUP; j++) {
+        const float *p = x + QREF_QK * j;
+        uint8_t *q = y + 34 * j;
+        const __m256 idv = _mm256_broadcast_ss(ids + j);
+        const __m256i c0 = x86_q8_codes(_mm256_loadu_ps(p), idv);
+        const __m256i c1 = x86_q8_codes(_mm256_loadu_ps(p + 8), idv);
+        const __m256i c2 = x86_q8_codes(_mm256_loadu_ps(p + 16), idv);
+        const __m256i c3 = x86_q8_codes(_mm256_loadu_ps(p + 24), idv);
+        x86_put16(q, hs[j]);
+        _mm256_storeu_si256((__m256i *)(q + 2), x86_pack_i8(c0, c1, c2, c3));
+    }
+    for (unsigned m = bad; m != 0; m &= m - 1) {
+        const int j = __builtin_ctz(m);
+        qref_quantize_q8_0(x + QREF_QK * j, y + 34 * j, QREF_QK);
+    }
+}
+
+/* Runs `group` over whole groups of 8 blocks, then the last 1..7 blocks
+ * zero-padded to a group in a buffer (blocks are independent). */
+#define X86_GROUPED_ROW(group, bytes)                                                  \
+    do {                                                                               \
+        uint8_t *y_ = dst;                                                             \
+        const int64_t nb_ = n / QREF_QK;                                               \
+        int64_t b_ = 0;                                                                \
+        for (; b_ + X86_GROUP <= nb_; b_ += X86_GROUP)                                 \
+            group(src + QREF_QK * b_, y_ + (bytes) * b_);                              \
+        if (b_ < nb_) {                                                                \
+            float xt_[QREF_QK * X86_GROUP] = {0};                                      \
+            uint8_t yt_[(bytes) * X86_GROUP];                                          \
+            memcpy(xt_, src + QREF_QK * b_, sizeof(float) * QREF_QK * (size_t)(nb_ - b_)); \
+            group(xt_, yt_);                                                           \
+            memcpy(y_ + (bytes) * b_, yt_, (size_t)(bytes) * (size_t)(nb_ - b_));      \
+        }                                                                              \
+    } while (0)
 
 static void x86_quantize_q8_0(const float *restrict src, void *restrict dst, int64_t n)
 {
-    uint8_t *y = dst;
-    for (int64_t b = 0; b < n / QREF_QK; b++, src += QREF_QK, y += 34) {
-        __m256 v[4], a[4];
-        float amax;
-        const int finite = x86_load_block(src, v, a, &amax);
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        /* Non-finite input, or a d so small that 1/d overflows (x·id would
-         * be inf or NaN): the reference's clamps decide, so let it. */
-        if (!finite || id > FLT_MAX) {
-            qref_quantize_q8_0(src, y, QREF_QK);
-            continue;
-        }
-        x86_put16(y, x86_f16(d));
-        const __m256 idv = _mm256_set1_ps(id);
-        __m256i c[4];
-        for (int k = 0; k < 4; k++)
-            c[k] = x86_roundf_small(_mm256_mul_ps(v[k], idv));
-        _mm256_storeu_si256((__m256i *)(y + 2), x86_pack_i8(c[0], c[1], c[2], c[3]));
-    }
+    X86_GROUPED_ROW(x86_q8_0_group, 34);
 }
 
 static void x86_dequantize_q8_0(const void *restrict src, float *restrict dst, int64_t n)
@@ -313,21 +429,76 @@ static inline float x86_symmetric_block(const float *restrict x, const __m256 a[
     return d;
 }
 
+/* 8 blocks of Q4_0 from x[0..256) into y[0..8·18). */
+static inline void x86_q4_0_group(const float *restrict x, uint8_t *restrict y)
+{
+    /* The signed extreme: the reference keeps the first element whose |x|
+     * is strictly larger than all before it, starting from 0 (so +0.0f when
+     * all are ±0). From the signed and unsigned maxima of the bits: amax is
+     * the larger of the positive maximum and |the negative maximum|; the
+     * extreme is negative when -amax occurs and +amax does not, and when
+     * both occur (rare) the first one's sign is looked up. */
+    const __m256i sbit = _mm256_set1_epi32((int)0x80000000u);
+    __m256i smax, umax;
+    x86_signed_max8(x, &smax, &umax);
+    const __m256i am = _mm256_max_epi32(smax, _mm256_andnot_si256(sbit, umax));
+    __m256i negv = _mm256_and_si256(_mm256_cmpeq_epi32(umax, _mm256_or_si256(am, sbit)),
+                                    _mm256_cmpgt_epi32(am, _mm256_setzero_si256()));
+    const unsigned both = (unsigned)_mm256_movemask_ps(
+        _mm256_castsi256_ps(_mm256_and_si256(negv, _mm256_cmpeq_epi32(smax, am))));
+    if (both != 0) {
+        uint32_t nb[X86_GROUP], ab[X86_GROUP];
+        _mm256_storeu_si256((__m256i *)nb, negv);
+        _mm256_storeu_si256((__m256i *)ab, am);
+        for (unsigned m = both; m != 0; m &= m - 1) {
+            const int j = __builtin_ctz(m);
+            const float *e = x + QREF_QK * j;
+            int k = 0;
+            while ((qref_f32_bits(e[k]) & 0x7fffffffu) != ab[j])
+                k++;
+            nb[j] = (uint32_t)-(int32_t)(qref_f32_bits(e[k]) >> 31);
+        }
+        negv = _mm256_loadu_si256((const __m256i *)nb);
+    }
+    const __m256i mx = _mm256_or_si256(am, _mm256_and_si256(negv, sbit));
+    const __m256 d = _mm256_div_ps(_mm256_castsi256_ps(mx), _mm256_set1_ps(-8.0f));
+    const __m256 id = x86_inverse_or_zero(d);
+    const unsigned bad = x86_bad_lanes(am, id);
+    uint16_t hs[X86_GROUP];
+    float ids[X86_GROUP];
+    _mm_storeu_si128((__m128i *)hs, _mm256_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    _mm256_storeu_ps(ids, id);
+    /* x·id lies in [-8, 8] up to rounding, so v = x·id + 8.5 >= 0.5 - ε > 0:
+     * trunc_code() reduces to min(trunc(v), 15). */
+    const __m256 bias = _mm256_set1_ps(8.5f), hi = _mm256_set1_ps(15.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+#pragma GCC unroll 8
+    for (int j = 0; j < X86_GROUP; j++) {
+        const float *p = x + QREF_QK * j;
+        uint8_t *q = y + 18 * j;
+        const __m256 idv = _mm256_broadcast_ss(ids + j);
+#define X86_Q4_CODES(k) \
+    _mm256_cvttps_epi32(_mm256_min_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(p + 8 * (k)), idv), bias), hi))
+        const __m256i c0 = X86_Q4_CODES(0), c1 = X86_Q4_CODES(1);
+        const __m256i c2 = X86_Q4_CODES(2), c3 = X86_Q4_CODES(3);
+#undef X86_Q4_CODES
+        /* byte i = code i | code i+16 << 4 */
+        const __m256i w0 = _mm256_or_si256(c0, _mm256_slli_epi32(c2, 4));
+        const __m256i w1 = _mm256_or_si256(c1, _mm256_slli_epi32(c3, 4));
+        const __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(w0, w1), _mm256_setzero_si256());
+        x86_put16(q, hs[j]);
+        _mm_storeu_si128((__m128i *)(q + 2),
+                         _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(b, order)));
+    }
+    for (unsigned m = bad; m != 0; m &= m - 1) {
+        const int j = __builtin_ctz(m);
+        qref_quantize_q4_0(x + QREF_QK * j, y + 18 * j, QREF_QK);
+    }
+}
+
 static void x86_quantize_q4_0(const float *restrict src, void *restrict dst, int64_t n)
 {
-    uint8_t *y = dst;
-    for (int64_t b = 0; b < n / QREF_QK; b++, src += QREF_QK, y += 18) {
-        __m256 v[4], a[4];
-        float amax, d;
-        __m256i codes;
-        if (!x86_load_block(src, v, a, &amax) ||
-            isnan(d = x86_symmetric_block(src, a, v, amax, 8, &codes))) {
-            qref_quantize_q4_0(src, y, QREF_QK);
-            continue;
-        }
-        x86_put16(y, x86_f16(d));
-        _mm_storeu_si128((__m128i *)(y + 2), x86_pack_nibbles(codes));
-    }
+    X86_GROUPED_ROW(x86_q4_0_group, 18);
 }
 
 static void x86_quantize_q5_0(const float *restrict src, void *restrict dst, int64_t n)

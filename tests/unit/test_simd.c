@@ -294,6 +294,35 @@ static void random_rows(const struct qcore_kernels *ref, const struct qcore_kern
     free(x);
 }
 
+/* The 32-element types on rows of 1..19 blocks: the x86 kernels take 8
+ * blocks per step and pad the last 1..7, so every remainder and a
+ * destination exactly as long as the row must give the reference's bytes
+ * (K-quant rows are whole super-blocks, i.e. multiples of 8 blocks). */
+static void legacy_tails(const struct qcore_kernels *ref, const struct qcore_kernels *k)
+{
+    static const int legacy[] = {QCORE_TYPE_Q8_0, QCORE_TYPE_Q4_0, QCORE_TYPE_Q4_1,
+                                 QCORE_TYPE_Q5_0, QCORE_TYPE_Q5_1, QCORE_TYPE_IQ4_NL};
+    enum { MAXB = 19 };
+    float x[32 * MAXB];
+    uint8_t qa[34 * MAXB], qb[34 * MAXB + 64];
+    for (int p = 0; p < N_PATTERNS; p++) {
+        for (int nb = 1; nb <= MAXB; nb++) {
+            fill(x, 32 * nb, p);
+            for (size_t t = 0; t < sizeof legacy / sizeof legacy[0]; t++) {
+                uint64_t bytes;
+                qcore_type_nbytes(legacy[t], (uint64_t)(32 * nb), &bytes);
+                memset(qa, 0xA5, sizeof qa);
+                memset(qb, 0x5A, sizeof qb);
+                ref->quantize[legacy[t]](x, qa, 32 * nb);
+                k->quantize[legacy[t]](x, qb, 32 * nb);
+                check(memcmp(qa, qb, bytes) == 0 && qb[bytes] == 0x5A,
+                      "[%s] %s %s, %d blocks: bytes differ or written past the row", k->isa,
+                      qcore_type_traits(legacy[t])->name, pattern_names[p], nb);
+            }
+        }
+    }
+}
+
 /* Every 16-bit pattern through the row converters (NaN payloads included). */
 static void converters(const struct qcore_kernels *ref, const struct qcore_kernels *k)
 {
@@ -562,6 +591,7 @@ int main(void)
         const int before = failed;
         converters(ref, k);
         random_rows(ref, k, rounds);
+        legacy_tails(ref, k);
         ct_rows(ref, k, rounds);
         const int cases = golden(k);
         printf("%s: %d golden cases, %s\n", k->isa, cases, failed == before ? "identical" : "DIFFERENT");
