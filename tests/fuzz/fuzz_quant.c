@@ -15,6 +15,11 @@
  *    (legacy types: half a step, or a whole step where the code range clamps,
  *    plus the rounding of the scale to half; K-quants: a loose "stays in
  *    range" bound, as their sub-block scales are themselves quantized);
+ *  - IQ4_NL has no such per-element bound (its scale is a weighted least
+ *    squares fit, which may clamp the largest element by 15% or more when
+ *    the rest of the block pulls the other way); instead, every code is the
+ *    table entry nearest to x/d, and the weighted error is no larger than that
+ *    of the first candidate scale, absmax/127 (see check_iq4_nl);
  *  - F16/BF16: round to nearest, Inf and NaN kept.
  */
 #include <math.h>
@@ -44,7 +49,7 @@ static const struct qinfo QTYPES[] = {
     {QCORE_TYPE_Q5_0, {0, -1}, 1.0 / 16 + 1.0 / 512, LEGACY_EPS},
     {QCORE_TYPE_Q4_1, {0, 2, -1}, 1.0 / 15 + 1.0 / 512, LEGACY_EPS},
     {QCORE_TYPE_Q5_1, {0, 2, -1}, 1.0 / 31 + 1.0 / 512, LEGACY_EPS},
-    {QCORE_TYPE_IQ4_NL, {0, -1}, 0.15, LEGACY_EPS},
+    {QCORE_TYPE_IQ4_NL, {0, -1}, -1.0, LEGACY_EPS}, /* rel < 0: see check_iq4_nl */
     {QCORE_TYPE_Q2_K, {80, 82, -1}, 4.0, K_EPS},
     {QCORE_TYPE_Q3_K, {108, -1}, 4.0, K_EPS},
     {QCORE_TYPE_Q4_K, {0, 2, -1}, 4.0, K_EPS},
@@ -62,6 +67,53 @@ static bool halves_finite(const struct qinfo *qi, const uint8_t *blk)
             return false;
     }
     return true;
+}
+
+static const int IQ4NL_VALUES[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                     1,    13,   25,  38,  53,  69,  89,  113};
+
+/* One IQ4_NL block of finite input whose stored half scale is finite.
+ * The quantizer picks its codes with the float32 scale d and stores d rounded
+ * to half (relative error <= 2^-11 when normal, absolute <= 2^-25 when
+ * subnormal); `slack` below covers that difference and nothing more.
+ *  1. Each code is the table entry nearest to x/d: no other entry is closer
+ *     to x by more than the rounding of d can explain.
+ *  2. The first candidate scale is d0 = absmax/127: its nearest codes leave
+ *     each element within 14*d0 (half the widest gap, 24/2 = 12, or the clamp
+ *     from 127 down to 113) of x. Least squares on those codes, the search that
+ *     only keeps a better fit, and the final nearest codes can only lower the
+ *     weighted error E = sum x^2 (x - x^)^2, so E <= (14/127 absmax)^2 sum x^2
+ *     (1% for float32 sums). */
+/* IEEE half to double, written from the format (not the code under test). */
+static double half_value(uint16_t h)
+{
+    const int e = (h >> 10) & 31, m = h & 1023;
+    const double v = e == 0 ? ldexp(m, -24) : ldexp(1024 + m, e - 25);
+    return h & 0x8000 ? -v : v;
+}
+
+static void check_iq4_nl(const float *xb, const uint8_t *blk, const float *yb, double amax,
+                         long long b)
+{
+    const double dh = half_value((uint16_t)(blk[0] | blk[1] << 8));
+    const double unit = fabs(dh) * 0x1p-10 + 0x1p-24; /* rounding of d to half, doubled */
+    double e_w = 0, sx2 = 0;
+    for (int j = 0; j < 32; j++) {
+        const double x = xb[j], y = yb[j];
+        const int code = (blk[2 + j % 16] >> (j < 16 ? 0 : 4)) & 15;
+        const double err = fabs(x - y), slack = unit * (fabs(x) / (fabs(dh) + 0x1p-24) + 127);
+        for (int k = 0; k < 16; k++)
+            FUZZ_CHECK(err <= fabs(x - dh * IQ4NL_VALUES[k]) + 2 * slack,
+                       "IQ4_NL block %lld element %d: code %d (x^=%.9g) but entry %d gives "
+                       "%.9g for x=%.9g (d=%.9g)",
+                       b, j, code, y, k, dh * IQ4NL_VALUES[k], x, dh);
+        const double e = fmax(0.0, err - slack);
+        e_w += x * x * e * e;
+        sx2 += x * x;
+    }
+    const double lim = (14.0 / 127 * amax) * (14.0 / 127 * amax) * sx2 * 1.01;
+    FUZZ_CHECK(e_w <= lim, "IQ4_NL block %lld: weighted error %.9g above %.9g (absmax %.9g)", b,
+               e_w, lim, amax);
 }
 
 static void check_quant(const struct qinfo *qi, const float *x, int64_t n)
@@ -101,6 +153,10 @@ static void check_quant(const struct qinfo *qi, const float *x, int64_t n)
         }
         if (!hf || !xf)
             continue;
+        if (qi->rel < 0) {
+            check_iq4_nl(xb, blk, yb, amax, (long long)b);
+            continue;
+        }
         double bound = amax * qi->rel + qi->abs;
         for (uint32_t j = 0; j < tr->block_size; j++)
             FUZZ_CHECK(fabs((double)xb[j] - (double)yb[j]) <= bound,
