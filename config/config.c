@@ -46,6 +46,8 @@ static const struct qd_setting settings[] = {
      "F32 input bytes per work item"},
     {"max_connections", QD_CT_INT, OFF(max_connections), "256", 1, 65536,
      "simultaneous HTTP connections"},
+    {"max_uploads", QD_CT_INT, OFF(max_uploads), "64", 1, 4096,
+     "uploads in progress at once (each has a writer thread and a 4 MiB buffer); more get 429"},
     {"connection_timeout", QD_CT_DURATION, OFF(connection_timeout_s), "60s", 1, 86400,
      "idle time before a connection is closed (suffixes s, m, h, d)"},
     {"max_wait", QD_CT_DURATION, OFF(max_wait_s), "600s", 0, QD_MAX_WAIT_S,

@@ -36,6 +36,7 @@ struct qd_config {
     int64_t max_running_jobs;
     int64_t threads;               /* resolved: never 0 after load */
     int64_t max_connections;
+    int64_t max_uploads;           /* uploads in progress (writer threads) */
     int64_t connection_timeout_s;
     int64_t max_wait_s;            /* ceiling of ?wait= */
     int64_t drain_timeout_s;

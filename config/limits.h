@@ -31,9 +31,39 @@
 /* Page size bounds of GET /v1/jobs. */
 #define QD_LIST_DEFAULT 50
 #define QD_LIST_MAX 1000
-/* Memory MHD may use per connection for headers and buffers (bytes):
- * bounds the header block a client can send. */
-#define QD_CONN_MEMORY (64u << 10)
+/* Memory MHD may use per connection for headers and buffers (bytes).
+ * MHD reads a request body into half of it, so it sets the size of the
+ * pieces an upload arrives in: 64 KiB gave 32 KiB reads (46k recv calls
+ * and access-handler calls per 1.5 GB), 256 KiB gives 128 KiB reads and
+ * cuts the loop thread's CPU per upload from 0.87 s to 0.53 s per 1.5 GB;
+ * 1 MiB (512 KiB reads, 0.47 s) is not worth it: libmicrohttpd 0.9.75
+ * zeroes the whole pool at each request of a keep-alive connection, which
+ * at 1 MiB halved the req/s of small GETs. MHD has one value for every
+ * connection (it cannot grow the pool of upload connections only), and the
+ * zeroing makes every pool resident: max_connections x QD_CONN_MEMORY (64
+ * MiB at the default 256 connections). docs/threads.md, docs/benchmarks.md. */
+#define QD_CONN_MEMORY (256u << 10)
+/* The header block is bounded by these, not by the pool (checked before
+ * the body, 400): bytes of the URL and every header line together, and
+ * the number of headers. */
+#define QD_MAX_HEADER_BYTES (32u << 10)
+#define QD_MAX_HEADERS 100
+/* The ring between the loop thread and an upload's writer thread (bytes;
+ * server/upload.h): 32 of MHD's 128 KiB pieces, so the loop keeps reading
+ * while the writer writes and hashes (2 MiB measured slower, with 512 KiB pieces). One per
+ * upload in progress: worst case max_connections x (QD_CONN_MEMORY +
+ * QD_UPLOAD_RING), about 1.1 GiB at 256 connections all uploading. */
+#define QD_UPLOAD_RING (4u << 20)
+/* An upload's writer starts the write-back of every QD_UPLOAD_FLUSH bytes
+ * (sync_file_range, no wait), so the disk works while the body streams and
+ * the fsync at the end has little left (0.50 -> 0.70 GB/s on disk). */
+#define QD_UPLOAD_FLUSH (8u << 20)
+/* Nice value of the upload writer threads: like the pool threads, below
+ * the loop thread (docs/threads.md). */
+#define QD_UPLOAD_NICE 10
+/* Retry-After (seconds) of an upload refused because max_uploads are in
+ * progress or no writer thread could be started. */
+#define QD_UPLOAD_RETRY_AFTER "5"
 /* Chunks in flight on the pool, per pool thread: keeps every thread busy
  * while a finished chunk's completion waits for the loop thread. */
 #define QD_INFLIGHT_PER_THREAD 2

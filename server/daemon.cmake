@@ -21,6 +21,7 @@ add_library(qd_daemon STATIC
   serve.c
   http.c
   handlers.c
+  upload.c
   jobs.c
   spool.c
   log.c

@@ -18,6 +18,7 @@
 #include "api/view.h"
 #include "core/formats/model.h"
 #include "server/log.h"
+#include "server/upload.h"
 
 #define SSE_KEEPALIVE "event: keepalive\ndata: {}\n\n"
 
@@ -27,9 +28,11 @@ struct hstate {
     struct qd_server *s;
     struct qd_req *req;
     enum hkind kind;
-    /* streamed upload */
+    /* streamed upload: the writer thread owns the file until joined */
     struct qd_upload up;
+    struct qd_upipe *pipe;
     bool up_open;
+    uint64_t pushed;            /* body bytes handed to the writer */
     uint64_t limit;
     bool has_digest;
     unsigned char want_digest[32];
@@ -39,8 +42,7 @@ struct hstate {
     /* the job request */
     struct qd_spec spec;
     char job_id[QD_JOB_ID_LEN + 1];
-    /* validation on the pool */
-    uv_work_t work;
+    /* the end of the upload (fsync, digest, header) on the writer thread */
     int phase;                  /* 0 reading, 1 validating, 2 validated */
     int vrc;
     struct qcore_error verr;
@@ -104,6 +106,12 @@ void qd_handlers_job_changed(const char *job_id, void *ud)
 
 void qd_handlers_wake_all(struct qd_server *s, bool final)
 {
+    if (final) {
+        /* the last call before MHD stops: an upload parked on a full ring
+         * must not stay suspended (MHD_stop_daemon would abort) */
+        s->closing = true;
+        qd_upipe_hub_wake_all(&s->uploads);
+    }
     for (struct qd_watcher *w = s->watchers.next; w != &s->watchers; w = w->next) {
         struct hstate *h = w->r->hstate;
         if (h) {
@@ -218,6 +226,15 @@ static bool disk_low(struct qd_server *s)
     return s->cfg.min_free_disk && qd_spool_free_bytes(&s->spool) < s->cfg.min_free_disk;
 }
 
+static bool shard_needs_check(const char *file);
+
+/* The writer thread has room again, failed or finished (loop thread). */
+static void upload_wake(void *ud)
+{
+    struct hstate *h = ud;
+    qd_http_resume(h->req);
+}
+
 static void begin_upload(struct qd_server *s, struct qd_req *r, struct hstate *h, bool job)
 {
     char detail[256];
@@ -267,10 +284,30 @@ static void begin_upload(struct qd_server *s, struct qd_req *r, struct hstate *h
         qd_http_reply_problem(r, QD_P_INSUFFICIENT_STORAGE, "not enough free disk space", NULL);
         return;
     }
+    if (s->uploads.running >= (size_t)s->cfg.max_uploads) {
+        snprintf(detail, sizeof detail, "%zu uploads are in progress (max_uploads)",
+                 s->uploads.running);
+        const char *hdr[] = {"Retry-After", QD_UPLOAD_RETRY_AFTER, NULL};
+        qd_http_reply_problem(r, QD_P_QUEUE_FULL, detail, hdr);
+        return;
+    }
     int rc = qd_spool_upload_begin(&s->spool, &h->up);
     if (rc != 0) {
         qd_http_reply_problem(r, rc == -ENOSPC ? QD_P_INSUFFICIENT_STORAGE : QD_P_INTERNAL,
                               "cannot create the upload file", NULL);
+        return;
+    }
+    /* config.json, the index...: stored as they are, hashed only */
+    bool check = !(r->route.id == QD_R_MODEL_FILE && !shard_needs_check(r->route.file));
+    rc = qd_upipe_start(&s->uploads, &h->up, check, upload_wake, h, &h->pipe);
+    if (rc != 0) {
+        qd_spool_upload_abort(&h->up);
+        if (rc == UV_EAGAIN) { /* out of threads (TasksMax, RLIMIT_NPROC): later */
+            const char *hdr[] = {"Retry-After", QD_UPLOAD_RETRY_AFTER, NULL};
+            qd_http_reply_problem(r, QD_P_QUEUE_FULL, "no thread for another upload now", hdr);
+        } else {
+            qd_http_reply_problem(r, QD_P_INTERNAL, "cannot start the upload writer", NULL);
+        }
         return;
     }
     h->up_open = true;
@@ -325,10 +362,93 @@ static void on_begin(struct qd_req *r, void *ud)
 
 /* ---- body ------------------------------------------------------------- */
 
-static int on_body(struct qd_req *r, const char *data, size_t len, void *ud)
+/* Removing a large file takes long (its page cache is dropped and its
+ * blocks freed at the last close: ~0.6 s for 1 GiB on ext4), so the loop
+ * thread removes the names at once, as before, and a pool item does the
+ * last close of the large files. */
+#define CLOSER_MAX 64
+
+struct closer {
+    uv_work_t work;
+    size_t n;
+    int fds[CLOSER_MAX];
+};
+
+static void closer_work(uv_work_t *w)
+{
+    struct closer *c = w->data;
+    for (size_t i = 0; i < c->n; i++)
+        close(c->fds[i]);
+}
+
+static void closer_done(uv_work_t *w, int status)
+{
+    (void)status;
+    free(w->data);
+}
+
+static void close_async(struct qd_server *s, struct closer *c)
+{
+    c->work.data = c;
+    if (c->n > 0 && uv_queue_work(s->loop, &c->work, closer_work, closer_done) == 0)
+        return;
+    closer_work(&c->work);
+    free(c);
+}
+
+/* qd_spool_remove with the last close of large files on the pool. */
+static void remove_async(struct qd_server *s, const char *path)
+{
+    struct closer *c = calloc(1, sizeof *c);
+    if (!c) {
+        qd_spool_remove(path);
+        return;
+    }
+    qd_spool_remove_keep(path, c->fds, CLOSER_MAX, &c->n);
+    close_async(s, c);
+}
+
+/* Close the upload the loop thread holds (after the writer was joined):
+ * its temp file, if still there, is unlinked now and closed on the pool. */
+static void release_upload(struct hstate *h)
+{
+    if (h->up.tmp_path[0])
+        unlink(h->up.tmp_path);
+    h->up.tmp_path[0] = '\0';
+    struct closer *c = h->up.fd >= 0 ? calloc(1, sizeof *c) : NULL;
+    if (c) {
+        c->fds[c->n++] = h->up.fd;
+        h->up.fd = -1;
+        close_async(h->s, c);
+    }
+    qd_spool_upload_abort(&h->up);
+}
+
+/* Stop an upload: cancel the writer (it removes the temp file) or release
+ * what the loop thread holds. */
+static void drop_upload(struct hstate *h)
+{
+    if (h->pipe) {
+        qd_upipe_cancel(h->pipe);
+        h->pipe = NULL;
+        if (h->phase == 1)
+            h->s->validations--;
+    }
+    release_upload(h);
+    h->up_open = false;
+}
+
+static void reply_write_error(struct qd_req *r, int rc)
+{
+    qd_http_reply_problem(r, rc == -ENOSPC ? QD_P_INSUFFICIENT_STORAGE : QD_P_INTERNAL,
+                          rc == -ENOSPC ? "disk full" : "cannot write the upload", NULL);
+}
+
+static int on_body(struct qd_req *r, const char *data, size_t *lenp, void *ud)
 {
     struct qd_server *s = ud;
     struct hstate *h = r->hstate;
+    size_t len = *lenp;
     if (!h)
         return -1;
     if (h->kind == HK_JSON) {
@@ -348,57 +468,36 @@ static int on_body(struct qd_req *r, const char *data, size_t len, void *ud)
     }
     if (!h->up_open)
         return 0; /* a body we do not want (e.g. on GET): ignore it */
-    if (h->up.bytes + len > h->limit) {
-        qd_spool_upload_abort(&h->up);
-        h->up_open = false;
+    if (h->pushed + len > h->limit) {
+        drop_upload(h);
         qd_http_reply_problem(r, QD_P_UPLOAD_TOO_LARGE, "the body exceeds max_upload_bytes", NULL);
         QD_LOGF(QD_LOG_WARN, "request %s: upload over the limit, stopped", r->id);
         return -1;
     }
-    int rc = qd_spool_upload_write(&h->up, data, len);
-    if (rc != 0) {
-        qd_spool_upload_abort(&h->up);
-        h->up_open = false;
-        qd_http_reply_problem(r, rc == -ENOSPC ? QD_P_INSUFFICIENT_STORAGE : QD_P_INTERNAL,
-                              rc == -ENOSPC ? "disk full" : "cannot write the upload", NULL);
+    if (s->closing) { /* MHD stops next: do not park */
+        drop_upload(h);
+        qd_http_reply_problem(r, QD_P_DRAINING, "the server is shutting down", NULL);
         return -1;
     }
-    (void)s;
+    ssize_t took = qd_upipe_push(h->pipe, data, len);
+    if (took < 0) {
+        drop_upload(h);
+        reply_write_error(r, (int)took);
+        return -1;
+    }
+    h->pushed += (uint64_t)took;
+    if ((size_t)took < len) {
+        /* the ring is full: MHD keeps the rest, the writer wakes us */
+        *lenp = (size_t)took;
+        qd_http_suspend(r);
+    }
     return 0;
 }
 
-/* ---- validation of a finished upload, on the pool ---------------------- */
-
-static void validate_work(uv_work_t *w)
-{
-    struct hstate *h = w->data;
-    h->vrc = qd_spool_upload_finish(&h->up);
-    if (h->vrc != 0) {
-        qcore_error_set(&h->verr, h->vrc == -ENOSPC ? QCORE_ENOSPC : QCORE_EIO, QCORE_NO_OFFSET,
-                        "cannot store the upload: %s", strerror(-h->vrc));
-        h->vrc = h->verr.code;
-        return;
-    }
-    struct qcore_model *m = NULL;
-    h->vrc = qcore_model_open(h->up.tmp_path, &m, &h->verr);
-    if (h->vrc == 0) {
-        h->v_format = m->format;
-        h->v_tensors = m->n_tensors;
-    }
-    qcore_model_close(m);
-}
+/* ---- the end of an upload, on its writer thread ---------------------- */
 
 static void finish_request(struct qd_req *r);
-
-static void validate_done(uv_work_t *w, int status)
-{
-    struct hstate *h = w->data;
-    h->s->validations--;
-    if (status != 0 && h->vrc == 0)
-        h->vrc = QCORE_ECANCELED;
-    h->phase = 2;
-    qd_http_resume(h->req);
-}
+static void check_validation(struct qd_server *s, struct qd_req *r, struct hstate *h);
 
 static bool shard_needs_check(const char *file)
 {
@@ -406,25 +505,50 @@ static bool shard_needs_check(const char *file)
     return n > 12 && strcmp(file + n - 12, ".safetensors") == 0;
 }
 
+/* The body is in: the writer drains the ring, fsyncs, finalises the
+ * digest and checks the header (upload.h); the request waits suspended. */
 static void start_validation(struct qd_server *s, struct qd_req *r, struct hstate *h)
 {
+    if (s->closing) { /* MHD stops next: a suspended request would abort it */
+        drop_upload(h);
+        qd_http_reply_problem(r, QD_P_DRAINING, "the server is shutting down", NULL);
+        return;
+    }
     h->phase = 1;
-    h->work.data = h;
-    if (r->route.id == QD_R_MODEL_FILE && !shard_needs_check(r->route.file)) {
-        /* config.json, the index...: stored as they are, hashed only. */
-        h->vrc = qd_spool_upload_finish(&h->up);
-        h->v_format = QCORE_FORMAT_UNKNOWN;
-        h->phase = 2;
-        finish_request(r);
-        return;
-    }
-    if (uv_queue_work(s->loop, &h->work, validate_work, validate_done) != 0) {
-        h->phase = 0;
-        qd_http_reply_problem(r, QD_P_INTERNAL, "cannot queue the upload check", NULL);
-        return;
-    }
     s->validations++;
-    qd_http_suspend(r);
+    qd_upipe_end(h->pipe);
+    check_validation(s, r, h);
+}
+
+/* Woken (or called from start_validation): finish when the writer did. */
+static void check_validation(struct qd_server *s, struct qd_req *r, struct hstate *h)
+{
+    if (!qd_upipe_done(h->pipe)) {
+        qd_http_suspend(r); /* upload_wake resumes it */
+        return;
+    }
+    struct qd_upipe_result res;
+    int rc = qd_upipe_join(h->pipe, &h->up, &res);
+    h->pipe = NULL;
+    s->validations--;
+    h->phase = 2;
+    if (res.write_rc != 0) {
+        release_upload(h); /* the writer removed the file */
+        h->up_open = false;
+        reply_write_error(r, res.write_rc);
+        return;
+    }
+    if (rc != 0) {
+        qcore_error_set(&h->verr, rc == -ENOSPC ? QCORE_ENOSPC : QCORE_EIO, QCORE_NO_OFFSET,
+                        "cannot store the upload: %s", strerror(-rc));
+        h->vrc = h->verr.code;
+    } else {
+        h->vrc = res.check_rc;
+        h->verr = res.err;
+        h->v_format = res.format;
+        h->v_tensors = res.tensors;
+    }
+    finish_request(r);
 }
 
 /* ---- submitting -------------------------------------------------------- */
@@ -502,7 +626,7 @@ static void submit_upload_job(struct qd_server *s, struct qd_req *r, struct hsta
     }
     int rc = qd_spool_upload_commit(&h->up, dst);
     if (rc != 0) {
-        qd_spool_remove(dir);
+        remove_async(s, dir);
         qd_http_reply_problem(r, QD_P_INTERNAL, "cannot store the upload", NULL);
         return;
     }
@@ -515,7 +639,7 @@ static void submit_upload_job(struct qd_server *s, struct qd_req *r, struct hsta
         qd_jobs_submit(s->jobs, id, &h->spec, &in, "model", &j, detail, sizeof detail);
     h->spec.wait_s = wait_s;
     if (p) {
-        qd_spool_remove(dir);
+        remove_async(s, dir); /* holds the upload */
         char ra[16];
         snprintf(ra, sizeof ra, "%d", qd_jobs_retry_after(s->jobs));
         const char *hdr[] = {"Retry-After", ra, NULL};
@@ -558,7 +682,7 @@ static void store_model(struct qd_server *s, struct qd_req *r, struct hstate *h)
         return;
     }
     if (!shard)
-        qd_spool_remove(dir); /* PUT replaces */
+        remove_async(s, dir); /* PUT replaces */
     mkdir(dir, 0750);
     if (shard) {
         qd_spool_path(file, sizeof file, "%s/files", dir);
@@ -608,13 +732,13 @@ static void finish_request(struct qd_req *r)
     struct qd_server *s = h->s;
     if (h->vrc != 0) {
         enum qd_problem p = qd_problem_from_qcore(h->vrc);
-        qd_spool_upload_abort(&h->up);
+        release_upload(h);
         h->up_open = false;
         qd_http_reply_problem(r, p, h->verr.msg[0] ? h->verr.msg : qcore_strerror(h->vrc), NULL);
         return;
     }
     if (h->has_digest && memcmp(h->want_digest, h->up.digest, 32) != 0) {
-        qd_spool_upload_abort(&h->up);
+        release_upload(h);
         h->up_open = false;
         qd_http_reply_problem(r, QD_P_DIGEST_MISMATCH,
                               "the body's SHA-256 differs from Content-Digest", NULL);
@@ -624,7 +748,7 @@ static void finish_request(struct qd_req *r)
         submit_upload_job(s, r, h);
     else
         store_model(s, r, h);
-    qd_spool_upload_abort(&h->up); /* closes the fd; the file was renamed */
+    release_upload(h); /* closes the fd; the file was renamed (or is removed) */
     h->up_open = false;
 }
 
@@ -985,7 +1109,7 @@ static void delete_model(struct qd_server *s, struct qd_req *r)
                               NULL);
         return;
     }
-    qd_spool_remove(dir);
+    remove_async(s, dir);
     qd_http_reply(r, 204, NULL, NULL, 0, NULL);
 }
 
@@ -1057,10 +1181,8 @@ static void on_end(struct qd_req *r, void *ud)
     if (h->kind == HK_UPLOAD_JOB || h->kind == HK_UPLOAD_MODEL) {
         if (h->phase == 0 && h->up_open)
             start_validation(s, r, h);
-        else if (h->phase == 2)
-            finish_request(r);
         else if (h->phase == 1)
-            qd_http_suspend(r);
+            check_validation(s, r, h);
         return;
     }
     if (h->kind == HK_JSON) {
@@ -1117,13 +1239,7 @@ static void on_done(struct qd_req *r, void *ud)
         uv_timer_stop(h->timer);
         uv_close((uv_handle_t *)h->timer, timer_closed);
     }
-    if (h->phase == 1) {
-        /* A validation still runs on the pool: it owns h until it returns.
-         * Cannot happen (the request is suspended meanwhile), kept safe. */
-        QD_LOGF(QD_LOG_ERROR, "request %s ended during validation", r->id);
-        return;
-    }
-    qd_spool_upload_abort(&h->up);
+    drop_upload(h); /* client gone mid-upload, or shutting down */
     qd_spec_cleanup(&h->spec);
     free(h->json);
     free(h);
@@ -1150,7 +1266,7 @@ size_t qd_handlers_expire_models(struct qd_server *s, double now)
             continue;
         if (now - (double)st.st_mtime > (double)s->cfg.retention_s &&
             !qd_jobs_uses_model(s->jobs, e->d_name)) {
-            qd_spool_remove(dir);
+            remove_async(s, dir);
             n++;
         }
     }

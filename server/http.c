@@ -186,14 +186,16 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 struct header_scan {
     int content_length;
     int transfer_encoding;
+    size_t headers, bytes;
 };
 
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
 {
     (void)kind;
-    (void)value;
     struct header_scan *s = cls;
+    s->headers++;
+    s->bytes += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " CRLF */
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
         s->content_length++;
     else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
@@ -362,6 +364,13 @@ static void begin(struct qd_http *h, struct qd_req *r, const char *url, const ch
     }
     struct header_scan s = {0};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_header, &s);
+    /* MHD's pool is large for the sake of body reads (QD_CONN_MEMORY):
+     * the header block keeps its own, smaller bound. */
+    if (s.headers > QD_MAX_HEADERS || s.bytes + strlen(url) > QD_MAX_HEADER_BYTES) {
+        qd_http_reply_problem(r, QD_P_BAD_REQUEST, "the request's header block is too large",
+                              NULL);
+        return;
+    }
     if (s.content_length > 1) {
         qd_http_reply_problem(r, QD_P_BAD_REQUEST, "more than one Content-Length header", NULL);
         return;
@@ -406,11 +415,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         *data_size = 0;
         if (r->replied)
             goto out; /* an early answer was queued: MHD discards the rest */
-        r->bytes_in += n;
+        size_t took = n;
+        int brc = h->o.h->body(r, data, &took, h->o.ud);
+        if (brc == 0 && took < n)
+            *data_size = n - took; /* MHD keeps the rest for after the resume */
+        r->bytes_in += took;
         struct conn_track *t = track_of(c);
         if (t)
-            t->body_bytes += n;
-        if (h->o.h->body(r, data, n, h->o.ud) != 0) {
+            t->body_bytes += took;
+        if (brc != 0) {
             /* MHD 0.9.75 cannot answer in the middle of a body: close. */
             if (r->pending && !r->replied) {
                 struct MHD_Response *resp = r->pending;

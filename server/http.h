@@ -52,8 +52,11 @@ struct qd_req {
 
 struct qd_http_handlers {
     void (*begin)(struct qd_req *r, void *ud);
-    /* 0 to go on; -1 to stop reading (after qd_http_reply*, or to drop) */
-    int (*body)(struct qd_req *r, const char *data, size_t len, void *ud);
+    /* 0 to go on; -1 to stop reading (after qd_http_reply*, or to drop).
+     * `*len` is the size of the piece on entry and what the handler took
+     * on return: taking less is flow control, the handler suspends the
+     * request and MHD hands the rest again after qd_http_resume. */
+    int (*body)(struct qd_req *r, const char *data, size_t *len, void *ud);
     void (*end)(struct qd_req *r, void *ud);
     void (*done)(struct qd_req *r, void *ud);
 };

@@ -87,8 +87,9 @@ static void stop_all(struct serve *sv)
     if (sv->stopped)
         return;
     sv->stopped = true;
-    qd_http_stop(sv->s.http);
+    qd_http_stop(sv->s.http); /* cancels the uploads still streaming */
     sv->s.http = NULL;
+    qd_upipe_hub_close(&sv->s.uploads); /* before its handle is closed below */
     uv_walk(sv->s.loop, close_walk, NULL);
     QD_LOGF(QD_LOG_INFO, "stopped");
 }
@@ -263,6 +264,11 @@ int qd_serve_main(int argc, char **argv)
     s->watchers.next = s->watchers.prev = &s->watchers;
     s->loop = uv_default_loop();
     int status = 0;
+    if (qd_upipe_hub_init(&s->uploads, s->loop) != 0) {
+        fprintf(stderr, "quantd serve: cannot set up the upload writers\n");
+        uv_loop_close(s->loop);
+        return 1;
+    }
     if (setup(&sv, err, sizeof err) != 0) {
         qd_log_json(QD_LOG_ERROR, "start-up failed", json_pack("{s:s}", "error", err));
         notify_log(qd_notify_status("start-up failed: %s", err));
@@ -270,6 +276,7 @@ int qd_serve_main(int argc, char **argv)
         if (s->http)
             qd_http_stop(s->http);
         s->http = NULL;
+        qd_upipe_hub_close(&s->uploads);
         uv_walk(s->loop, close_walk, NULL);
         uv_run(s->loop, UV_RUN_DEFAULT);
         goto out;
@@ -283,6 +290,7 @@ int qd_serve_main(int argc, char **argv)
     notify_queue(&sv, true);
     uv_run(s->loop, UV_RUN_DEFAULT);
 out:
+    qd_upipe_hub_join_all(&s->uploads); /* writers cancelled at the stop */
     qd_jobs_destroy(s->jobs);
     qd_metrics_destroy(s->metrics);
     free(s->tokens);

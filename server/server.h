@@ -11,6 +11,7 @@
 #include "server/jobs.h"
 #include "server/metrics.h"
 #include "server/spool.h"
+#include "server/upload.h"
 
 /* A request parked until a job changes (wait= and SSE). */
 struct qd_watcher {
@@ -29,8 +30,10 @@ struct qd_server {
     unsigned char (*tokens)[32]; /* SHA-256 of each bearer token */
     size_t n_tokens;
     struct qd_watcher watchers;  /* list head */
-    size_t validations;          /* upload checks on the pool */
+    struct qd_upipe_hub uploads; /* the upload writer threads */
+    size_t validations;          /* uploads being finished by their writer */
     bool draining;
+    bool closing;                /* MHD stops next: uploads may not park */
     const char *isa;
 };
 

@@ -85,6 +85,50 @@ int qd_spool_remove(const char *path)
     return remove_depth(path, 3);
 }
 
+/* remove_depth, keeping the large files open (their pages stay until the
+ * last close: the caller closes them elsewhere). */
+static int remove_keep(const char *path, int depth, int *fds, size_t max, size_t *n)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISDIR(st.st_mode)) {
+        if (S_ISREG(st.st_mode) && st.st_size >= QD_KEEP_OPEN_MIN && *n < max) {
+            int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+            if (fd >= 0)
+                fds[(*n)++] = fd;
+        }
+        return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+    }
+    if (depth <= 0)
+        return -ELOOP;
+    DIR *d = opendir(path);
+    if (!d)
+        return -errno;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char sub[QD_PATH_MAX];
+        if (qd_spool_path(sub, sizeof sub, "%s/%s", path, e->d_name) != 0)
+            continue;
+        int r = remove_keep(sub, depth - 1, fds, max, n);
+        if (r != 0 && rc == 0)
+            rc = r;
+    }
+    closedir(d);
+    if (rmdir(path) != 0 && errno != ENOENT && rc == 0)
+        rc = -errno;
+    return rc;
+}
+
+int qd_spool_remove_keep(const char *path, int *fds, size_t max, size_t *n)
+{
+    *n = 0;
+    return remove_keep(path, 3, fds, max, n);
+}
+
 /* Temp files of atomic writes (".NAME.tmp") that a crash left in a model
  * dir: models/<name>/.meta.json.tmp and the like. */
 static void remove_model_temps(const char *root)

@@ -3,7 +3,7 @@
 
     test_abuse.py QUANTD TEST_DATA_DIR
 
-Slow headers and bodies (slowloris), more connections than allowed, a body
+Slow headers and bodies (slowloris), more connections and uploads than allowed, a body
 shorter than its Content-Length, a client gone mid-upload, framing attacks,
 huge headers, path traversal in job ids and model names. After each case the
 daemon must still serve others; at the end it holds no more descriptors than
@@ -23,6 +23,7 @@ QUANTD, DATA = sys.argv[1], sys.argv[2]
 MODEL = os.path.join(DATA, "models", "tiny-llama-f32.gguf")
 TIMEOUT_S = 2      # --connection-timeout
 MAX_CONN = 24      # --max-connections
+MAX_UPLOADS = 3    # --max-uploads
 ok = Check("test_abuse")
 
 
@@ -232,6 +233,42 @@ def gone_mid_upload(d):
     print("client gone mid-upload: temp file removed, nothing stored")
 
 
+def too_many_uploads(d):
+    """More uploads in progress than max_uploads: 429 + Retry-After, then room again."""
+    size = os.path.getsize(MODEL)
+    held = []
+    for i in range(MAX_UPLOADS):
+        s = sock(d)
+        s.sendall(b"PUT /v1/models/held%d HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                  % (i, size) + b"\0" * 1024)
+        held.append(s)
+    ok(wait_until(lambda: len(d.temp_files()) == MAX_UPLOADS, 3),
+       "uploads: %d in tmp/" % len(d.temp_files()))
+    ans = d.raw(b"POST /v1/jobs?scheme=Q8_0 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+                b"Content-Type: application/octet-stream\r\n\r\n" % size, timeout=5)
+    head, _, body = ans.partition(b"\r\n\r\n")
+    ok(status_of(ans) == 429, "uploads: one more than max_uploads got %s" % status_of(ans))
+    ok(b"\r\nretry-after: " in head.lower(), "uploads: 429 without Retry-After")
+    try:
+        ok(json.loads(body).get("type", "").endswith("queue-full"), "uploads: type %r" % body)
+    except ValueError:
+        ok(False, "uploads: the 429 body is not JSON: %r" % body[:200])
+    ok(len(d.temp_files()) == MAX_UPLOADS, "uploads: the refused one left a temp file")
+    for s in held:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()  # RST: the writers stop and remove their files
+    ok(wait_until(lambda: not d.temp_files(), 3), "uploads: temp files left %s" % d.temp_files())
+    st = 0
+    for _ in range(40):  # a cancelled writer is reaped on a later loop turn
+        st = d.upload("/v1/jobs?scheme=Q8_0&wait=60", MODEL)[0]
+        if st != 429:
+            break
+        time.sleep(0.05)
+    ok(st == 200, "uploads: after the others ended, an upload got %s" % st)
+    print("max_uploads=%d: one more got 429 queue-full with Retry-After; room again after" %
+          MAX_UPLOADS)
+
+
 def framing(d):
     """Duplicate Content-Length, and Transfer-Encoding with Content-Length: 400 before
     the body (the body is never sent here, so an answer proves it)."""
@@ -313,14 +350,15 @@ def traversal(d):
 
 def main():
     d = Daemon(QUANTD, args=["--connection-timeout", "%ds" % TIMEOUT_S, "--max-connections",
-                             str(MAX_CONN), "--threads", "2", "--log-level", "warn"])
+                             str(MAX_CONN), "--max-uploads", str(MAX_UPLOADS), "--threads", "2",
+                             "--log-level", "warn"])
     try:
         d.start()
         ok(d.upload("/v1/jobs?scheme=Q8_0&wait=60", MODEL)[0] == 200, "warm-up upload")
         ok(livez_ms(d)[0] == 200, "warm-up")
         base_fds = d.fds()
         for case in (slow_headers, slow_body, too_many_connections, short_body, gone_mid_upload,
-                     framing, huge_headers, traversal):
+                     too_many_uploads, framing, huge_headers, traversal):
             case(d)
             ok(d.alive(), "%s: the daemon is alive" % case.__name__)
         # everything freed: descriptors back to the start (idle connections time out)
