@@ -51,8 +51,8 @@
 /* The ring between the loop thread and an upload's writer thread (bytes;
  * server/upload.h): 32 of MHD's 128 KiB pieces, so the loop keeps reading
  * while the writer writes and hashes (2 MiB measured slower, with 512 KiB pieces). One per
- * upload in progress: worst case max_connections x (QD_CONN_MEMORY +
- * QD_UPLOAD_RING), about 1.1 GiB at 256 connections all uploading. */
+ * upload in progress, at most max_uploads of them (256 MiB at the default
+ * 64; more uploads get 429). */
 #define QD_UPLOAD_RING (4u << 20)
 /* An upload's writer starts the write-back of every QD_UPLOAD_FLUSH bytes
  * (sync_file_range, no wait), so the disk works while the body streams and
