@@ -6,6 +6,7 @@
 #   SYSCONFDIR/quantd/quantd.conf             the config; an existing one is kept
 #   SYSCONFDIR/quantd/quantd.conf.dist        the shipped config, always refreshed
 #   PREFIX/lib/systemd/system/quantd.service  the hardened unit (QD_SYSTEMD_UNITDIR)
+#   PREFIX/lib/systemd/system/quantd.socket   optional socket activation
 #   PREFIX/share/man/man1/quantd.1            the manual
 #   PREFIX/share/doc/quantd/                  operations guide, API, report schema
 #

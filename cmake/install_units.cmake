@@ -1,5 +1,6 @@
 # cmake/install_units.cmake — run by `cmake --install` (see install.cmake):
-# installs the systemd unit with the paths of this prefix, and quantd.conf
+# installs the systemd units (the service with the paths of this prefix,
+# the socket as it is), and quantd.conf
 # unless the operator already has one. Expects QD_SOURCE_DIR, QD_BINARY_DIR,
 # QD_BINDIR, QD_SYSCONFDIR, QD_DOCDIR, QD_SYSTEMD_UNITDIR; CMAKE_INSTALL_PREFIX
 # is the final prefix. file(INSTALL) prepends $DESTDIR itself.
@@ -35,7 +36,8 @@ string(REPLACE "/usr/local/etc/quantd" "${_etc}/quantd" _unit "${_unit}")
 string(REPLACE "/usr/local/share/doc/quantd" "${_docdir}" _unit "${_unit}")
 file(WRITE "${QD_BINARY_DIR}/install/quantd.service" "${_unit}")
 file(INSTALL DESTINATION "${_unitdir}" TYPE FILE PERMISSIONS OWNER_READ OWNER_WRITE
-     GROUP_READ WORLD_READ FILES "${QD_BINARY_DIR}/install/quantd.service")
+     GROUP_READ WORLD_READ FILES "${QD_BINARY_DIR}/install/quantd.service"
+     "${QD_SOURCE_DIR}/systemd/quantd.socket")
 
 # quantd.conf is the operator's file: a reinstall never replaces it;
 # quantd.conf.dist is the shipped one, for comparison.

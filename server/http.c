@@ -7,6 +7,7 @@
 #include "server/http.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -47,6 +48,7 @@ struct qd_http {
     uv_timer_t timer;
     uv_timer_t kick; /* runs MHD on the next loop turn after a resume */
     uint16_t port;
+    char host[64];   /* numeric address listened on (inherited socket) */
     unsigned connections;
     bool running;
     int closing; /* handles whose close callback is pending */
@@ -530,12 +532,50 @@ static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
     return 0;
 }
 
+/* An inherited socket must be a listening TCP socket; MHD wants it
+ * non-blocking. Its address goes into `ss`. */
+static int check_inherited(int fd, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+    int type = 0, acc = 0;
+    socklen_t l = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) != 0 || type != SOCK_STREAM) {
+        snprintf(err, errlen, "inherited descriptor %d is not a stream socket", fd);
+        return -1;
+    }
+    l = sizeof acc;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &l) != 0 || !acc) {
+        snprintf(err, errlen, "inherited socket %d is not listening", fd);
+        return -1;
+    }
+    socklen_t sl = sizeof *ss;
+    if (getsockname(fd, (struct sockaddr *)ss, &sl) != 0 ||
+        (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)) {
+        snprintf(err, errlen, "inherited socket %d is not an IPv4 or IPv6 socket", fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+        snprintf(err, errlen, "inherited socket %d: %s", fd, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
 int qd_http_start(const struct qd_http_opts *o, struct qd_http **out, char *err, size_t errlen)
 {
     *out = NULL;
     struct sockaddr_storage ss;
     socklen_t sl = 0;
-    if (resolve(o->host, o->port, &ss, &sl, err, errlen) != 0)
+    memset(&ss, 0, sizeof ss);
+    if (o->inherited ? check_inherited(o->listen_fd, &ss, err, errlen) != 0
+                     : resolve(o->host, o->port, &ss, &sl, err, errlen) != 0)
         return -1;
     struct qd_http *h = calloc(1, sizeof *h);
     if (!h) {
@@ -547,21 +587,32 @@ int qd_http_start(const struct qd_http_opts *o, struct qd_http **out, char *err,
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* Either MHD binds host:port or it takes the inherited socket. */
+    struct MHD_OptionItem where[] = {
+        o->inherited ? (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, o->listen_fd, NULL}
+                     : (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss},
+        {MHD_OPTION_END, 0, NULL}};
     h->d = MHD_start_daemon(
-        flags, o->port, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        flags, o->inherited ? 0 : o->port, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_logger, h, MHD_OPTION_ARRAY, where, MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)o->conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)QD_CONN_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
         h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!h->d) {
-        snprintf(err, errlen, "cannot listen on %s:%u: %s", o->host, (unsigned)o->port,
-                 strerror(errno));
+        if (o->inherited)
+            snprintf(err, errlen, "cannot serve on inherited socket %d: %s", o->listen_fd,
+                     strerror(errno));
+        else
+            snprintf(err, errlen, "cannot listen on %s:%u: %s", o->host, (unsigned)o->port,
+                     strerror(errno));
         free(h);
         return -1;
     }
     const union MHD_DaemonInfo *pi = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = pi ? pi->port : o->port;
+    h->port = o->inherited ? port_of(&ss) : pi ? pi->port : o->port;
+    if (!o->inherited || getnameinfo((struct sockaddr *)&ss, sizeof ss, h->host, sizeof h->host,
+                                     NULL, 0, NI_NUMERICHOST) != 0)
+        snprintf(h->host, sizeof h->host, "%s", o->inherited ? "?" : o->host);
     const union MHD_DaemonInfo *ei = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
     if (!ei || ei->epoll_fd < 0 || uv_poll_init(o->loop, &h->poll, ei->epoll_fd) != 0 ||
         uv_timer_init(o->loop, &h->timer) != 0 || uv_timer_init(o->loop, &h->kick) != 0 ||
@@ -586,6 +637,11 @@ int qd_http_start(const struct qd_http_opts *o, struct qd_http **out, char *err,
 uint16_t qd_http_port(const struct qd_http *h)
 {
     return h->port;
+}
+
+const char *qd_http_host(const struct qd_http *h)
+{
+    return h->host;
 }
 
 unsigned qd_http_connections(const struct qd_http *h)

@@ -65,6 +65,8 @@ struct qd_http_opts {
     uv_loop_t *loop;
     const char *host;
     uint16_t port;                /* 0: ephemeral, see qd_http_port */
+    bool inherited;               /* listen on listen_fd (socket activation), */
+    int listen_fd;                /* not on host:port */
     unsigned conn_limit;
     unsigned conn_timeout_s;
     const struct qd_http_handlers *h;
@@ -77,6 +79,8 @@ int qd_http_start(const struct qd_http_opts *o, struct qd_http **out, char *err,
  * been resumed (answered) before. */
 void qd_http_stop(struct qd_http *h);
 uint16_t qd_http_port(const struct qd_http *h);
+/* The host listened on: opts.host, or the inherited socket's address. */
+const char *qd_http_host(const struct qd_http *h);
 unsigned qd_http_connections(const struct qd_http *h);
 
 /* Request accessors (valid during the request). */

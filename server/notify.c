@@ -1,7 +1,9 @@
-/* server/notify.c — the sd_notify datagram protocol (see notify.h). */
+/* server/notify.c — the sd_notify datagram protocol and socket activation
+ * (see notify.h). */
 #include "server/notify.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -46,6 +48,48 @@ int qd_notify_send(const char *msg)
     if (sendto(fd, msg, n, MSG_NOSIGNAL, (const struct sockaddr *)&sa, (socklen_t)len) < 0)
         rc = -errno;
     close(fd);
+    return rc;
+}
+
+static int parse_uint(const char *s, unsigned long *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int qd_listen_fds(void)
+{
+    const char *pid_s = getenv("LISTEN_PID"), *n_s = getenv("LISTEN_FDS");
+    int rc = 0;
+    unsigned long pid = 0, n = 0;
+    if (!pid_s || !n_s)
+        goto out;
+    if (parse_uint(pid_s, &pid) != 0 || parse_uint(n_s, &n) != 0 || n > 1024) {
+        rc = -EINVAL;
+        goto out;
+    }
+    if (pid != (unsigned long)getpid())
+        goto out; /* meant for another process (our parent, say) */
+    for (unsigned long i = 0; i < n; i++) {
+        int fd = QD_LISTEN_FDS_START + (int)i;
+        int fl = fcntl(fd, F_GETFD);
+        if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0) {
+            rc = -EBADF;
+            goto out;
+        }
+    }
+    rc = (int)n;
+out:
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
     return rc;
 }
 

@@ -1,4 +1,5 @@
-/* server/notify.h — readiness and status notifications to the service
+/* server/notify.h — systemd integration without libsystemd: socket
+ * activation (below), and readiness and status notifications to the service
  * manager, written from systemd's sd_notify(3) protocol rather than linked
  * against libsystemd: one datagram per message to the AF_UNIX socket named
  * by $NOTIFY_SOCKET (a path, or an abstract name written with a leading
@@ -31,5 +32,15 @@ int qd_notify_stopping(void);
 /* STATUS=<formatted text>: a one-line human-readable status shown by
  * `systemctl status`. Newlines in the result are replaced with spaces. */
 int qd_notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Socket activation (systemd's sd_listen_fds(3) protocol): the number of
+ * listening sockets the service manager passed, starting at descriptor
+ * QD_LISTEN_FDS_START, when $LISTEN_PID is this process; 0 otherwise, or
+ * -EINVAL when the variables are malformed. LISTEN_PID, LISTEN_FDS and
+ * LISTEN_FDNAMES are removed from the environment (children must not take
+ * the sockets for theirs), and the passed descriptors are made
+ * close-on-exec. Call once, before starting threads. */
+#define QD_LISTEN_FDS_START 3
+int qd_listen_fds(void);
 
 #endif

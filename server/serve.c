@@ -33,6 +33,7 @@ struct serve {
     bool stopping, stopped;
     int signals;
     bool notify;                  /* NOTIFY_SOCKET set: send STATUS= */
+    int listen_fd;                /* socket activation: the passed socket, or -1 */
     uint64_t status_ms;           /* loop time of the last STATUS= */
     uint64_t status_queued, status_running;
 };
@@ -194,6 +195,7 @@ static int setup(struct serve *sv, char *err, size_t errlen)
     }
     struct qd_http_opts ho = {
         .loop = s->loop, .host = s->cfg.listen_host, .port = s->cfg.listen_port,
+        .inherited = sv->listen_fd >= 0, .listen_fd = sv->listen_fd,
         .conn_limit = (unsigned)s->cfg.max_connections,
         .conn_timeout_s = (unsigned)s->cfg.connection_timeout_s, .h = &qd_handlers, .ud = s,
         .metrics = s->metrics};
@@ -256,6 +258,17 @@ int qd_serve_main(int argc, char **argv)
         return 0;
     }
     qd_log_set_level((int)s->cfg.log_level);
+    /* socket activation (quantd.socket): one listening socket replaces
+     * the `listen` setting */
+    int nfd = qd_listen_fds();
+    if (nfd < 0 || nfd > 1) {
+        fprintf(stderr, "quantd serve: socket activation: %s\n",
+                nfd == -EBADF  ? "a passed descriptor is not open"
+                : nfd < 0      ? "malformed LISTEN_PID or LISTEN_FDS"
+                               : "more than one socket passed (quantd listens on one)");
+        return 2;
+    }
+    sv.listen_fd = nfd == 1 ? QD_LISTEN_FDS_START : -1;
     signal(SIGPIPE, SIG_IGN);
     sv.notify = getenv("NOTIFY_SOCKET") != NULL;
     char tp[16];
@@ -283,8 +296,9 @@ int qd_serve_main(int argc, char **argv)
     }
     start_timers(&sv);
     qd_log_json(QD_LOG_INFO, "listening",
-                json_pack("{s:s, s:i, s:s, s:I, s:s, s:s}", "host", s->cfg.listen_host, "port",
-                          (int)qd_http_port(s->http), "state_dir", s->spool.root, "threads",
+                json_pack("{s:s, s:i, s:b, s:s, s:I, s:s, s:s}", "host", qd_http_host(s->http),
+                          "port", (int)qd_http_port(s->http), "socket_activation",
+                          sv.listen_fd >= 0, "state_dir", s->spool.root, "threads",
                           (json_int_t)s->cfg.threads, "isa", s->isa, "version", QD_VERSION));
     notify_log(qd_notify_ready());
     notify_queue(&sv, true);

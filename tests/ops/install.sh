@@ -19,7 +19,8 @@ DESTDIR=$S cmake --install "$BUILD" --prefix /usr >"$T/install.log" 2>&1 ||
 
 # ---- where things land --------------------------------------------------
 for f in usr/bin/quantd etc/quantd/quantd.conf etc/quantd/quantd.conf.dist \
-         usr/lib/systemd/system/quantd.service usr/share/man/man1/quantd.1 \
+         usr/lib/systemd/system/quantd.service usr/lib/systemd/system/quantd.socket \
+         usr/share/man/man1/quantd.1 \
          usr/share/doc/quantd/openapi.yaml usr/share/doc/quantd/operations.md; do
     [ -f "$S/$f" ] || fail "missing $f in the staged install"
 done

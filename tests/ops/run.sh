@@ -6,7 +6,7 @@
 #   tests/ops/run.sh notify metrics          some of them
 set -u
 cd "$(dirname "$0")/../.."
-CHECKS=${*:-install notify systemd metrics openapi}
+CHECKS=${*:-install notify socket systemd metrics openapi}
 failed="" skipped="" passed=""
 for c in $CHECKS; do
     echo "== ops: $c"

@@ -20,6 +20,14 @@ out=$(MANPATH="$P/share/man" SYSTEMD_LOG_COLOR=0 systemd-analyze verify "$U" 2>&
     fail "systemd-analyze verify: $out"
 [ -z "$out" ] || fail "systemd-analyze verify warns: $out"
 say "systemd-analyze verify: clean"
+# The optional socket unit, installed beside it, starts that service.
+S=$P/lib/systemd/system/quantd.socket
+[ -f "$S" ] || fail "no $S installed"
+out=$(MANPATH="$P/share/man" SYSTEMD_LOG_COLOR=0 systemd-analyze verify "$S" 2>&1) ||
+    fail "systemd-analyze verify quantd.socket: $out"
+[ -z "$out" ] || fail "systemd-analyze verify quantd.socket warns: $out"
+[ "$(grep -c '^ListenStream=' "$S")" = 1 ] || fail "quantd.socket: one ListenStream= expected"
+say "systemd-analyze verify quantd.socket: clean"
 
 # security: the last line reads "→ Overall exposure level for quantd.service: 0.9 SAFE".
 systemd-analyze security --offline=yes --no-pager "$U" >"$T/security.txt" 2>&1 ||
