@@ -57,7 +57,7 @@ class World:
         self.succeeded = {}  # id -> artifact sha256 as reported
         self.stats = dict(kills_in_upload=0, kills_in_job=0, requeued=0, failed_reason=0,
                           downloads=0, not_done_409=0, torn_downloads=0, temp_after_kill=0,
-                          reruns_ok=0)
+                          reruns_ok=0, unacknowledged=0)
         self.requeued = set()
         self.rerun_ok = set()
 
@@ -233,6 +233,29 @@ def settle(d, rnd, keep):
                % (rnd, jid, j["state"]))
             with lock:
                 W.stats["failed_reason"] += 1
+    # Jobs the daemon recorded (job.json is written before the 202) whose
+    # answer the kill cut off: no client knows them, yet they run after the
+    # restart like any other, and may be running still. They must end like
+    # the others; then they are deleted.
+    st, lst = d.json("GET", "/v1/jobs?limit=1000")
+    ok(st == 200, "round %d: job list %s" % (rnd, st))
+    unacked = [j for j in (lst or {}).get("jobs", []) if j["id"] not in acc]
+    for view in unacked:
+        jid = view["id"]
+        st, j = d.wait_job(jid, 120)
+        if st != 200:
+            continue
+        if j["state"] == "succeeded":
+            arts = j.get("artifacts") or []
+            scheme = (j.get("request") or {}).get("scheme")
+            ok(arts and arts[0].get("sha256") == gold_of(scheme),
+               "round %d: unacknowledged job %s: %s" % (rnd, jid, arts))
+        else:
+            ok(bool((j.get("error") or {}).get("detail")), "round %d: %s %s without a reason"
+               % (rnd, jid, j["state"]))
+        ok(d.request("DELETE", "/v1/jobs/" + jid)[0] in (204, 404), "delete %s" % jid)
+        with lock:
+            W.stats["unacknowledged"] += 1
     left = d.temp_files()
     ok(not left, "round %d: temp files after recovery: %s" % (rnd, left))
     # bound the disk: forget all but `keep` successes (they are re-checked every round)
