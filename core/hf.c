@@ -91,6 +91,11 @@ static int load_json(const char *path, json_t **out, struct qcore_error *err)
         return qcore_error_set(err, QCORE_ELIMIT, QCORE_NO_OFFSET,
                                "%s is larger than %u bytes", path, QCORE_HF_MAX_JSON);
     *out = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    /* jansson names every other failure; it fails without a message only
+     * when an allocation failed */
+    if (!*out && (!jerr.text[0] || json_error_code(&jerr) == json_error_out_of_memory))
+        return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory reading %s",
+                               path);
     if (!*out || !json_is_object(*out)) {
         json_decref(*out);
         *out = NULL;
@@ -113,7 +118,11 @@ static int scan(struct qcore_hf_folder *f, char ***st_files, size_t *n_st,
     while (rc == 0 && (e = readdir(d)) != NULL) {
         char *path = join(f->dir, e->d_name);
         struct stat st;
-        bool reg = path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+        if (!path) {
+            rc = qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
+            break;
+        }
+        bool reg = stat(path, &st) == 0 && S_ISREG(st.st_mode);
         free(path);
         if (!reg || !plain_name(e->d_name))
             continue;
@@ -338,12 +347,15 @@ static int write_json(const char *out_dir, const char *name, json_t *json,
 {
     char *path = join(out_dir, name), *tmp = path ? join(out_dir, ".quantd.json.tmp") : NULL;
     int rc = 0;
+    errno = 0; /* json_dump_file fails with malloc's ENOMEM or the I/O's errno */
     if (!tmp)
         rc = qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
     else if (json_dump_file(json, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
              rename(tmp, path) != 0)
-        rc = qcore_error_set(err, errno == ENOSPC ? QCORE_ENOSPC : QCORE_EIO, QCORE_NO_OFFSET,
-                             "cannot write %s: %s", path, strerror(errno));
+        rc = qcore_error_set(err, errno == ENOSPC   ? QCORE_ENOSPC
+                                  : errno == ENOMEM ? QCORE_ENOMEM
+                                                    : QCORE_EIO,
+                             QCORE_NO_OFFSET, "cannot write %s: %s", path, strerror(errno));
     if (rc && tmp)
         unlink(tmp);
     free(tmp);

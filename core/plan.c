@@ -1116,9 +1116,13 @@ static int set_quant_config(struct qcore_plan *p, struct qcore_error *err)
     if (p->opts.ct_scheme == QCORE_CT_NONE)
         return 0;
     if (p->opts.quant_config) {
-        json_t *j = json_loads(p->opts.quant_config, 0, NULL);
+        json_error_t jerr;
+        json_t *j = json_loads(p->opts.quant_config, 0, &jerr);
         bool ok = json_is_object(j);
         json_decref(j);
+        /* jansson fails without a message only when an allocation failed */
+        if (!j && (!jerr.text[0] || json_error_code(&jerr) == json_error_out_of_memory))
+            return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
         if (!ok)
             return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
                                    "quant_config is not a JSON object");

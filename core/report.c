@@ -1,8 +1,37 @@
-/* core/report.c — the report JSON (schema in docs/report.md). */
+/* core/report.c — the report JSON (schema in docs/report.md).
+ *
+ * A report is built whole or not at all (report.h: NULL on allocation
+ * failure): every value goes in through set() or append(), which remember
+ * a failed insert (a NULL value, or no memory for the slot) in *ok, and each
+ * builder returns its object through done(), NULL when anything failed.
+ * jansson takes NULL containers and values in set/append and frees the
+ * value on failure, so a builder goes on to the end without checks of its own.
+ */
 #include "core/report.h"
 
 #include <math.h>
 #include <stdlib.h>
+
+static void set(json_t *o, const char *key, json_t *v, bool *ok)
+{
+    if (json_object_set_new(o, key, v) != 0)
+        *ok = false;
+}
+
+static void append(json_t *a, json_t *v, bool *ok)
+{
+    if (json_array_append_new(a, v) != 0)
+        *ok = false;
+}
+
+/* o, or NULL (o freed) when something failed. */
+static json_t *done(json_t *o, bool ok)
+{
+    if (ok)
+        return o;
+    json_decref(o);
+    return NULL;
+}
 
 /* NaN/Inf are not JSON: they become null. */
 static json_t *jnum(double v)
@@ -12,10 +41,11 @@ static json_t *jnum(double v)
 
 static json_t *shape_json(const struct qcore_plan_tensor *pt)
 {
+    bool ok = true;
     json_t *a = json_array();
     for (int d = (int)pt->n_dims - 1; d >= 0; d--)
-        json_array_append_new(a, json_integer(pt->ne[d]));
-    return a;
+        append(a, json_integer(pt->ne[d]), &ok);
+    return done(a, ok);
 }
 
 static double bpw(uint64_t bytes, int64_t numel)
@@ -33,57 +63,62 @@ static const char *dst_label(const struct qcore_plan_tensor *pt)
 /* The companions of a compressed-tensors tensor: [{name, dtype, shape}]. */
 static json_t *outputs_json(const struct qcore_plan_ct *ct)
 {
+    bool ok = true;
     json_t *a = json_array();
     for (int r = 0; r < QCORE_CT_ROLES; r++) {
         if (!ct->present[r])
             continue;
         json_t *sh = json_array();
         for (int d = (int)ct->n_dims[r] - 1; d >= 0; d--)
-            json_array_append_new(sh, json_integer(ct->ne[r][d]));
-        json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:I}", "name", ct->name[r], "dtype",
-                                           qcore_type_traits(ct->type[r])->st_dtype, "shape", sh,
-                                           "bytes", (json_int_t)ct->nbytes[r]));
+            append(sh, json_integer(ct->ne[r][d]), &ok);
+        /* json_pack takes sh (frees it on failure), and fails on NULL */
+        append(a, json_pack("{s:s, s:s, s:o, s:I}", "name", ct->name[r], "dtype",
+                            qcore_type_traits(ct->type[r])->st_dtype, "shape", sh, "bytes",
+                            (json_int_t)ct->nbytes[r]),
+               &ok);
     }
-    return a;
+    return done(a, ok);
 }
 
 static json_t *plan_tensor_json(const struct qcore_plan_tensor *pt)
 {
+    bool ok = true;
     json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(pt->name));
-    json_object_set_new(o, "shape", shape_json(pt));
-    json_object_set_new(o, "op", json_string(pt->op == QCORE_OP_COPY ? "copy" : "quantize"));
-    json_object_set_new(o, "src_type", json_string(qcore_type_traits(pt->src_type)->name));
-    json_object_set_new(o, "dst_type", json_string(dst_label(pt)));
+    set(o, "name", json_string(pt->name), &ok);
+    set(o, "shape", shape_json(pt), &ok);
+    set(o, "op", json_string(pt->op == QCORE_OP_COPY ? "copy" : "quantize"), &ok);
+    set(o, "src_type", json_string(qcore_type_traits(pt->src_type)->name), &ok);
+    set(o, "dst_type", json_string(dst_label(pt)), &ok);
     if (pt->ct)
-        json_object_set_new(o, "outputs", outputs_json(pt->ct));
-    json_object_set_new(o, "src_bytes", json_integer((json_int_t)pt->src_bytes));
-    json_object_set_new(o, "dst_bytes", json_integer((json_int_t)pt->dst_bytes));
-    json_object_set_new(o, "bpw", json_real(bpw(pt->dst_bytes, pt->numel)));
+        set(o, "outputs", outputs_json(pt->ct), &ok);
+    set(o, "src_bytes", json_integer((json_int_t)pt->src_bytes), &ok);
+    set(o, "dst_bytes", json_integer((json_int_t)pt->dst_bytes), &ok);
+    set(o, "bpw", json_real(bpw(pt->dst_bytes, pt->numel)), &ok);
     if (pt->note[0])
-        json_object_set_new(o, "note", json_string(pt->note));
+        set(o, "note", json_string(pt->note), &ok);
     if (pt->fallback)
-        json_object_set_new(o, "fallback", json_true());
-    return o;
+        set(o, "fallback", json_true(), &ok);
+    return done(o, ok);
 }
 
 static json_t *tensor_json(const struct qcore_job *job, size_t i)
 {
     const struct qcore_plan_tensor *pt = &qcore_job_plan(job)->t[i];
     const struct qcore_tensor_metrics *m = qcore_job_metrics(job, i);
+    bool ok = true;
     json_t *o = plan_tensor_json(pt);
     if (m->has_error_metrics) {
-        json_object_set_new(o, "mse", jnum(m->mse));
-        json_object_set_new(o, "rmse", jnum(m->rmse));
-        json_object_set_new(o, "max_abs_err", jnum(m->max_abs_err));
-        json_object_set_new(o, "sqnr_db", jnum(m->sqnr_db));
-        json_object_set_new(o, "cosine", jnum(m->cosine));
+        set(o, "mse", jnum(m->mse), &ok);
+        set(o, "rmse", jnum(m->rmse), &ok);
+        set(o, "max_abs_err", jnum(m->max_abs_err), &ok);
+        set(o, "sqnr_db", jnum(m->sqnr_db), &ok);
+        set(o, "cosine", jnum(m->cosine), &ok);
         if (m->sums.nonfinite || m->nonfinite_src) {
-            json_object_set_new(o, "nonfinite_src", json_integer((json_int_t)m->nonfinite_src));
-            json_object_set_new(o, "nonfinite_pairs", json_integer((json_int_t)m->sums.nonfinite));
+            set(o, "nonfinite_src", json_integer((json_int_t)m->nonfinite_src), &ok);
+            set(o, "nonfinite_pairs", json_integer((json_int_t)m->sums.nonfinite), &ok);
         }
     }
-    return o;
+    return done(o, ok);
 }
 
 static const char *scheme_name(const struct qcore_plan *p)
@@ -93,11 +128,10 @@ static const char *scheme_name(const struct qcore_plan *p)
 }
 
 /* "quantization_config": the block stored in the output's __metadata__. */
-static void add_quant_config(json_t *root, const struct qcore_plan *p)
+static void add_quant_config(json_t *root, const struct qcore_plan *p, bool *ok)
 {
-    json_t *qc = p->quant_config ? json_loads(p->quant_config, 0, NULL) : NULL;
-    if (qc)
-        json_object_set_new(root, "quantization_config", qc);
+    if (p->quant_config)
+        set(root, "quantization_config", json_loads(p->quant_config, 0, NULL), ok);
 }
 
 struct worst { size_t job, i; double sqnr; };
@@ -160,24 +194,25 @@ static void add_job_totals(const struct qcore_job *job, size_t j, struct totals 
 static json_t *totals_json(const struct totals *t)
 {
     const struct qcore_err_sums *e = &t->err;
+    bool ok = true;
     json_t *to = json_object();
-    json_object_set_new(to, "tensors", json_integer((json_int_t)t->n));
-    json_object_set_new(to, "tensors_quantized", json_integer((json_int_t)t->n_quantized));
-    json_object_set_new(to, "fallbacks", json_integer((json_int_t)t->n_fallbacks));
-    json_object_set_new(to, "params", json_integer(t->params));
-    json_object_set_new(to, "params_quantized", json_integer(t->qparams));
-    json_object_set_new(to, "file_bytes_in", json_integer((json_int_t)t->file_in));
-    json_object_set_new(to, "file_bytes_out", json_integer((json_int_t)t->file_out));
-    json_object_set_new(to, "tensor_bytes_in", json_integer((json_int_t)t->src_bytes));
-    json_object_set_new(to, "tensor_bytes_out", json_integer((json_int_t)t->dst_bytes));
-    json_object_set_new(to, "compression_ratio",
-                        jnum(t->dst_bytes ? (double)t->src_bytes / (double)t->dst_bytes : NAN));
-    json_object_set_new(to, "bpw", json_real(bpw(t->dst_bytes, t->params)));
-    json_object_set_new(to, "mse", jnum(e->n ? e->sum_e2 / (double)e->n : NAN));
-    json_object_set_new(to, "max_abs_err", jnum(e->n ? e->max_abs : NAN));
-    json_object_set_new(to, "sqnr_db", jnum(e->sum_e2 > 0 ? 10.0 * log10(e->sum_x2 / e->sum_e2) : NAN));
-    json_object_set_new(to, "nonfinite_values", json_integer((json_int_t)t->nonfinite));
-    return to;
+    set(to, "tensors", json_integer((json_int_t)t->n), &ok);
+    set(to, "tensors_quantized", json_integer((json_int_t)t->n_quantized), &ok);
+    set(to, "fallbacks", json_integer((json_int_t)t->n_fallbacks), &ok);
+    set(to, "params", json_integer(t->params), &ok);
+    set(to, "params_quantized", json_integer(t->qparams), &ok);
+    set(to, "file_bytes_in", json_integer((json_int_t)t->file_in), &ok);
+    set(to, "file_bytes_out", json_integer((json_int_t)t->file_out), &ok);
+    set(to, "tensor_bytes_in", json_integer((json_int_t)t->src_bytes), &ok);
+    set(to, "tensor_bytes_out", json_integer((json_int_t)t->dst_bytes), &ok);
+    set(to, "compression_ratio",
+        jnum(t->dst_bytes ? (double)t->src_bytes / (double)t->dst_bytes : NAN), &ok);
+    set(to, "bpw", json_real(bpw(t->dst_bytes, t->params)), &ok);
+    set(to, "mse", jnum(e->n ? e->sum_e2 / (double)e->n : NAN), &ok);
+    set(to, "max_abs_err", jnum(e->n ? e->max_abs : NAN), &ok);
+    set(to, "sqnr_db", jnum(e->sum_e2 > 0 ? 10.0 * log10(e->sum_x2 / e->sum_e2) : NAN), &ok);
+    set(to, "nonfinite_values", json_integer((json_int_t)t->nonfinite), &ok);
+    return done(to, ok);
 }
 
 static json_t *summary_parts(const struct qcore_job *const *jobs, size_t n_jobs,
@@ -189,37 +224,39 @@ static json_t *summary_parts(const struct qcore_job *const *jobs, size_t n_jobs,
     for (size_t j = 0; j < n_jobs; j++)
         cap += qcore_job_plan(jobs[j])->n;
     struct worst_list wl = {calloc(cap ? cap : 1, sizeof *wl.w), 0};
+    bool ok = true;
     if (!wl.w)
         return NULL;
     for (size_t j = 0; j < n_jobs; j++)
         add_job_totals(jobs[j], j, &tot, &wl);
     qsort(wl.w, wl.n, sizeof *wl.w, cmp_worst);
 
-    json_object_set_new(root, "format", json_string(p0->out_format == QCORE_FORMAT_GGUF ? "gguf" : "safetensors"));
-    json_object_set_new(root, "scheme", json_string(scheme ? scheme : scheme_name(p0)));
-    json_object_set_new(root, "isa", json_string(qcore_kernels_get()->isa));
-    add_quant_config(root, p0);
-    json_object_set_new(root, "totals", totals_json(&tot));
+    set(root, "format", json_string(p0->out_format == QCORE_FORMAT_GGUF ? "gguf" : "safetensors"),
+        &ok);
+    set(root, "scheme", json_string(scheme ? scheme : scheme_name(p0)), &ok);
+    set(root, "isa", json_string(qcore_kernels_get()->isa), &ok);
+    add_quant_config(root, p0, &ok);
+    set(root, "totals", totals_json(&tot), &ok);
 
     json_t *wa = json_array();
     for (size_t k = 0; k < wl.n && k < 5; k++) {
         const struct qcore_plan_tensor *pt = &qcore_job_plan(jobs[wl.w[k].job])->t[wl.w[k].i];
         json_t *e = json_object();
-        json_object_set_new(e, "name", json_string(pt->name));
-        json_object_set_new(e, "dst_type", json_string(dst_label(pt)));
-        json_object_set_new(e, "sqnr_db", jnum(wl.w[k].sqnr));
-        json_array_append_new(wa, e);
+        set(e, "name", json_string(pt->name), &ok);
+        set(e, "dst_type", json_string(dst_label(pt)), &ok);
+        set(e, "sqnr_db", jnum(wl.w[k].sqnr), &ok);
+        append(wa, e, &ok);
     }
-    json_object_set_new(root, "worst", wa);
+    set(root, "worst", wa, &ok);
     free(wl.w);
 
     json_t *ti = json_object();
     double run = t ? t->run_s : 0.0;
-    json_object_set_new(ti, "queued_s", json_real(t ? t->queued_s : 0.0));
-    json_object_set_new(ti, "run_s", json_real(run));
-    json_object_set_new(ti, "throughput_mb_s", jnum(run > 0 ? (double)tot.src_bytes / 1e6 / run : NAN));
-    json_object_set_new(root, "timings", ti);
-    return root;
+    set(ti, "queued_s", json_real(t ? t->queued_s : 0.0), &ok);
+    set(ti, "run_s", json_real(run), &ok);
+    set(ti, "throughput_mb_s", jnum(run > 0 ? (double)tot.src_bytes / 1e6 / run : NAN), &ok);
+    set(root, "timings", ti, &ok);
+    return ok ? root : NULL;
 }
 
 json_t *qcore_report_summary_json(const struct qcore_job *job, const char *scheme,
@@ -237,13 +274,12 @@ json_t *qcore_report_json(const struct qcore_job *job, const char *scheme,
                           const struct qcore_report_times *t)
 {
     json_t *root = qcore_report_summary_json(job, scheme, t);
-    if (!root)
-        return NULL;
-    json_t *ta = json_array();
-    for (size_t i = 0; i < qcore_job_plan(job)->n; i++)
-        json_array_append_new(ta, tensor_json(job, i));
-    json_object_set_new(root, "tensors", ta);
-    return root;
+    bool ok = root != NULL;
+    json_t *ta = ok ? json_array() : NULL;
+    for (size_t i = 0; ok && i < qcore_job_plan(job)->n; i++)
+        append(ta, tensor_json(job, i), &ok);
+    set(root, "tensors", ta, &ok);
+    return done(root, ok);
 }
 
 json_t *qcore_report_files_json(const struct qcore_job *const *jobs, const char *const *files,
@@ -254,42 +290,46 @@ json_t *qcore_report_files_json(const struct qcore_job *const *jobs, const char 
         json_decref(root);
         return NULL;
     }
+    bool ok = true;
     json_t *fa = json_array(), *ta = json_array();
-    for (size_t j = 0; j < n; j++) {
+    for (size_t j = 0; ok && j < n; j++) {
         const struct qcore_plan *p = qcore_job_plan(jobs[j]);
-        json_array_append_new(fa, json_pack("{s:s, s:I, s:I, s:I}", "name", files[j], "tensors",
-                                            (json_int_t)p->n, "outputs", (json_int_t)p->n_out,
-                                            "bytes", (json_int_t)p->out_size));
-        for (size_t i = 0; i < p->n; i++) {
+        append(fa, json_pack("{s:s, s:I, s:I, s:I}", "name", files[j], "tensors",
+                             (json_int_t)p->n, "outputs", (json_int_t)p->n_out, "bytes",
+                             (json_int_t)p->out_size),
+               &ok);
+        for (size_t i = 0; ok && i < p->n; i++) {
             json_t *e = tensor_json(jobs[j], i);
-            json_object_set_new(e, "file", json_string(files[j]));
-            json_array_append_new(ta, e);
+            set(e, "file", json_string(files[j]), &ok);
+            append(ta, e, &ok);
         }
     }
-    json_object_set_new(root, "files", fa);
-    json_object_set_new(root, "tensors", ta);
-    return root;
+    set(root, "files", fa, &ok);
+    set(root, "tensors", ta, &ok);
+    return done(root, ok);
 }
 
 json_t *qcore_plan_json(const struct qcore_plan *p, const char *scheme)
 {
+    bool ok = true;
     json_t *root = json_object();
-    json_object_set_new(root, "format", json_string(p->out_format == QCORE_FORMAT_GGUF ? "gguf" : "safetensors"));
-    json_object_set_new(root, "scheme", json_string(scheme ? scheme : scheme_name(p)));
-    json_object_set_new(root, "dry_run", json_true());
-    add_quant_config(root, p);
+    set(root, "format", json_string(p->out_format == QCORE_FORMAT_GGUF ? "gguf" : "safetensors"),
+        &ok);
+    set(root, "scheme", json_string(scheme ? scheme : scheme_name(p)), &ok);
+    set(root, "dry_run", json_true(), &ok);
+    add_quant_config(root, p, &ok);
     json_t *to = json_object();
-    json_object_set_new(to, "tensors", json_integer((json_int_t)p->n));
-    json_object_set_new(to, "tensors_quantized", json_integer((json_int_t)p->n_quantized));
-    json_object_set_new(to, "fallbacks", json_integer((json_int_t)p->n_fallbacks));
-    json_object_set_new(to, "file_bytes_in", json_integer((json_int_t)p->model->file_size));
-    json_object_set_new(to, "file_bytes_out", json_integer((json_int_t)p->out_size));
-    json_object_set_new(to, "tensor_bytes_in", json_integer((json_int_t)p->src_bytes));
-    json_object_set_new(to, "tensor_bytes_out", json_integer((json_int_t)p->dst_bytes));
-    json_object_set_new(root, "totals", to);
+    set(to, "tensors", json_integer((json_int_t)p->n), &ok);
+    set(to, "tensors_quantized", json_integer((json_int_t)p->n_quantized), &ok);
+    set(to, "fallbacks", json_integer((json_int_t)p->n_fallbacks), &ok);
+    set(to, "file_bytes_in", json_integer((json_int_t)p->model->file_size), &ok);
+    set(to, "file_bytes_out", json_integer((json_int_t)p->out_size), &ok);
+    set(to, "tensor_bytes_in", json_integer((json_int_t)p->src_bytes), &ok);
+    set(to, "tensor_bytes_out", json_integer((json_int_t)p->dst_bytes), &ok);
+    set(root, "totals", to, &ok);
     json_t *ta = json_array();
-    for (size_t i = 0; i < p->n; i++)
-        json_array_append_new(ta, plan_tensor_json(&p->t[i]));
-    json_object_set_new(root, "tensors", ta);
-    return root;
+    for (size_t i = 0; ok && i < p->n; i++)
+        append(ta, plan_tensor_json(&p->t[i]), &ok);
+    set(root, "tensors", ta, &ok);
+    return done(root, ok);
 }

@@ -75,45 +75,6 @@ static uint64_t align_up(uint64_t x, uint64_t a)
     return (x + a - 1) & ~(a - 1);
 }
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static bool utf8_valid(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + k] & 0x3F);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += len;
-    }
-    return true;
-}
-
-
 /* A name and the file offset it was read from, for duplicate detection by
  * sorting (O(n log n) whatever the names; a hash table could be flooded). */
 struct name_ref {
@@ -287,7 +248,7 @@ static int rd_name(struct rd *r, char **out, uint64_t max, int max_code, const c
     s[len] = '\0';
     if (memchr(s, '\0', (size_t)len))
         return bad(r, QCORE_EMALFORMED, off + 8, "%s contains a NUL byte", what);
-    if (!utf8_valid((const uint8_t *)s, (size_t)len))
+    if (!qcore_utf8_valid((const uint8_t *)s, (size_t)len))
         return bad(r, QCORE_EMALFORMED, off + 8, "%s is not valid UTF-8", what);
     return 0;
 }
@@ -739,7 +700,7 @@ static int check_out_tensor(const struct qcore_gguf_out_tensor *t, uint64_t *nby
     char pn[72];
     size_t len = t->name ? strlen(t->name) : 0;
     const char *name = t->name ? qcore_printable(pn, sizeof pn, t->name, len) : "(null)";
-    if (len == 0 || !utf8_valid((const uint8_t *)t->name, len))
+    if (len == 0 || !qcore_utf8_valid((const uint8_t *)t->name, len))
         return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
                                "gguf writer: tensor name '%s' is empty or not UTF-8", name);
     if (len > QCORE_GGUF_MAX_NAME)

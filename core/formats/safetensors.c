@@ -346,6 +346,10 @@ int qcore_st_read(struct qcore_model *m, struct qcore_error *err)
     }
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     free(text);
+    /* jansson names every syntax error; it fails without a word only when
+     * an allocation failed */
+    if (!root && (!jerr.text[0] || json_error_code(&jerr) == json_error_out_of_memory))
+        return qcore_error_set(err, QCORE_ENOMEM, 8, "out of memory for the header");
     if (!root) {
         char pt[120];
         uint64_t pos = jerr.position > 0 ? (uint64_t)jerr.position : 0;
@@ -372,6 +376,8 @@ static int load_metadata(const char *text, json_t **out, struct qcore_error *err
     const char *k;
     json_t *v, *md = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     *out = NULL;
+    if (!md && (!jerr.text[0] || json_error_code(&jerr) == json_error_out_of_memory))
+        return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
     if (!md)
         return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
                                "safetensors writer: metadata is not valid JSON: %s", jerr.text);
@@ -405,11 +411,9 @@ static int check_entry(const struct qcore_st_out_tensor *t, const json_t *root, 
                                "safetensors writer: tensor name '%s' is empty, too long, reserved "
                                "or a duplicate",
                                name);
-    json_t *utf8 = json_string(t->name); /* NULL unless valid UTF-8 */
-    if (!utf8)
+    if (!qcore_utf8_valid((const uint8_t *)t->name, strlen(t->name)))
         return qcore_error_set(err, QCORE_EINVAL, QCORE_NO_OFFSET,
                                "safetensors writer: tensor name '%s' is not valid UTF-8", name);
-    json_decref(utf8);
     if (!tr || !tr->st_dtype)
         return qcore_error_set(err, QCORE_EUNSUPPORTED, QCORE_NO_OFFSET,
                                "tensor '%s': type %s has no safetensors dtype", name,
