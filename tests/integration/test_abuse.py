@@ -236,12 +236,30 @@ def gone_mid_upload(d):
 def too_many_uploads(d):
     """More uploads in progress than max_uploads: 429 + Retry-After, then room again."""
     size = os.path.getsize(MODEL)
-    held = []
-    for i in range(MAX_UPLOADS):
-        s = sock(d)
-        s.sendall(b"PUT /v1/models/held%d HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
-                  % (i, size) + b"\0" * 1024)
-        held.append(s)
+
+    def hold(i):
+        """An upload that has started and then waits for its body. The writer
+        of an upload cancelled by an earlier case counts until it has exited
+        (it holds its thread and ring till then), so a 429 here is retried."""
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            s = sock(d)
+            s.sendall(b"PUT /v1/models/held%d HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                      % (i, size))
+            s.settimeout(0.3)
+            try:
+                ans = s.recv(4096)
+            except socket.timeout:
+                s.settimeout(10)
+                s.sendall(b"\0" * 1024)  # started: no answer before the body
+                return s
+            s.close()
+            ok(status_of(ans) == 429, "uploads: held upload %d answered %s" % (i, status_of(ans)))
+            time.sleep(0.05)
+        ok(False, "uploads: no room for upload %d within 5 s" % i)
+        return None
+
+    held = [s for s in (hold(i) for i in range(MAX_UPLOADS)) if s]
     ok(wait_until(lambda: len(d.temp_files()) == MAX_UPLOADS, 3),
        "uploads: %d in tmp/" % len(d.temp_files()))
     ans = d.raw(b"POST /v1/jobs?scheme=Q8_0 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"

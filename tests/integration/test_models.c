@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -660,6 +661,26 @@ static int teardown_disk_full(void **state)
     return 0;
 }
 
+static uint64_t free_bytes(const char *dir)
+{
+    struct statvfs v;
+    return statvfs(dir, &v) == 0 ? (uint64_t)v.f_bavail * v.f_frsize : 0;
+}
+
+/* The blocks of a removed upload come back when its writer thread has
+ * closed the file, a moment after the answer: wait (bounded) until at
+ * least `want` bytes are free again. */
+static bool free_again(const char *dir, uint64_t want)
+{
+    for (int i = 0; i < 200; i++) {
+        if (free_bytes(dir) >= want)
+            return true;
+        struct timespec ts = {0, 25 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return free_bytes(dir) >= want;
+}
+
 static void test_disk_full(void **state)
 {
     (void)state;
@@ -696,7 +717,9 @@ static void test_disk_full(void **state)
     resp_free(&r);
 
     /* chunked, no length: the disk fills mid-body; 507 (or a closed
-     * connection when the client is still sending), the temp file goes */
+     * connection when the client is still sending), the temp file goes,
+     * and so do its blocks */
+    const uint64_t free_before = free_bytes(mnt);
     const char *chunked[] = {"Transfer-Encoding: chunked", NULL};
     http(&r, "POST", url, MODEL, NULL, 0, chunked);
     if (r.status == 507)
@@ -712,6 +735,7 @@ static void test_disk_full(void **state)
         assert_true(r.curl_rc != 0);
     resp_free(&r);
     assert_int_equal(count_temp_files(mnt), 0);
+    assert_true(free_again(mnt, free_before - (64u << 10))); /* 64 KiB: metadata slack */
 
     /* a job whose output does not fit: fails with insufficient-storage */
     char big[128];
