@@ -47,7 +47,8 @@ struct mix_state {
     int i_ffn_down;
     int n_gqa;            /* head_count / head_count_kv */
     int n_expert;
-    bool is_70b;
+    bool is_70b;          /* llama.cpp's LLM_TYPE_70B (arch_is_70b) */
+    bool is_falcon;       /* Falcon has rules of its own */
 };
 
 static bool ends_with(const char *s, const char *suffix)
@@ -81,6 +82,20 @@ static int64_t arch_int(const struct qcore_model *m, const char *arch, const cha
     if (kv && qcore_kv_get_int(kv, &v) == 0)
         return v;
     return dflt;
+}
+
+/* The model type llama.cpp's loader calls LLM_TYPE_70B (the only type the
+ * mixes look at): set per architecture from the layer count, see each arch's
+ * load_hparams in llama.cpp (llama: 80 layers with GQA, else it is "65B"). */
+static bool arch_is_70b(const char *arch, int n_layer, int64_t n_head, int64_t n_head_kv)
+{
+    if (strcmp(arch, "llama") == 0 || strcmp(arch, "llama-embed") == 0)
+        return n_layer == 80 && n_head != n_head_kv;
+    if (strcmp(arch, "deci") == 0 || strcmp(arch, "qwen2") == 0 || strcmp(arch, "olmo") == 0)
+        return n_layer == 80;
+    if (strcmp(arch, "jais2") == 0)
+        return n_layer == 68;
+    return false;
 }
 
 static void mix_state_init(struct mix_state *s, const struct qcore_model *m, enum qcore_ftype ft)
@@ -119,11 +134,19 @@ static void mix_state_init(struct mix_state *s, const struct qcore_model *m, enu
         int64_t n_expert = arch_int(m, arch, "expert_count", 1);
         if (n_expert > 1 && n_expert < 100000)
             s->n_expert = (int)n_expert;
-        s->is_70b = strcmp(arch, "llama") == 0 && s->n_layer == 80 && n_head != n_head_kv;
+        s->is_70b = arch_is_70b(arch, s->n_layer, n_head, n_head_kv);
+        s->is_falcon = strcmp(arch, "falcon") == 0;
     }
 }
 
 static long layer_of(const char *name);
+
+/* llama.cpp's token-embedding category (also Gemma 3n's per-layer one). */
+static bool is_token_embd(const char *name)
+{
+    return strcmp(name, "token_embd.weight") == 0 ||
+           strcmp(name, "per_layer_token_embd.weight") == 0;
+}
 
 static bool use_more_bits(int i, int n)
 {
@@ -136,8 +159,8 @@ static bool name_excluded(const char *name)
     static const char *const subs[] = {
         "_norm.weight", "ffn_gate_inp.weight", "ffn_gate_tid2eid.weight", "altup", "laurel",
         "per_layer_model_proj", "ssm_conv1d", "shortconv.conv.weight", "indexer.k_proj.weight",
-        "indexer.q_proj.weight", "attn_rel_b.weight", ".position_embd", "position_embd.weight",
-        "token_types.weight", ".rel_pos", ".patch_embd", ".patch_merger", "a.rvq.codebook",
+        "indexer.q_proj.weight", "attn_rel_b.weight", ".position_embd", "sam.pos_embd",
+        "sam.neck.", "sam.net_", ".rel_pos", ".patch_embd", ".patch_merger", "a.rvq.codebook",
         "mm.a.code_embd",
     };
     static const char *const rwkv[] = {
@@ -155,7 +178,8 @@ static bool name_excluded(const char *name)
         if (contains(name, full))
             return true;
     }
-    return strncmp(name, "sam.", 4) == 0;
+    /* the arch's position and token-type embeddings, by their exact names */
+    return strcmp(name, "position_embd.weight") == 0 || strcmp(name, "token_types.weight") == 0;
 }
 
 static bool is_kquant_ftype(enum qcore_ftype ft)
@@ -178,15 +202,14 @@ static int mix_type(struct mix_state *s, const struct qcore_tensor *t, int type,
     const enum qcore_ftype ft = s->ftype;
     const struct qcore_type_traits *tr = qcore_type_traits(type);
 
-    if (strcmp(name, "output.weight") == 0 ||
-        (!s->has_output && strcmp(name, "token_embd.weight") == 0)) {
+    if (strcmp(name, "output.weight") == 0 || (!s->has_output && is_token_embd(name))) {
         if (o->output_tensor_type != QCORE_TYPE_UNSET)
             return o->output_tensor_type;
-        if (t->ne[0] % tr->block_size != 0)
+        if (s->is_falcon || t->ne[0] % tr->block_size != 0)
             return QCORE_TYPE_Q8_0;
         return type != QCORE_TYPE_Q8_0 ? QCORE_TYPE_Q6_K : type;
     }
-    if (strcmp(name, "token_embd.weight") == 0) {
+    if (is_token_embd(name)) {
         if (o->token_embedding_type != QCORE_TYPE_UNSET)
             return o->token_embedding_type;
         return type;
@@ -228,22 +251,29 @@ static int mix_type(struct mix_state *s, const struct qcore_tensor *t, int type,
         if (ft == QCORE_FTYPE_Q2_K)
             type = QCORE_TYPE_Q3_K;
         else if (ft == QCORE_FTYPE_Q3_K_M)
-            type = i < n / 16 ? QCORE_TYPE_Q5_K : QCORE_TYPE_Q4_K;
+            type = i < n / 16 ? QCORE_TYPE_Q5_K
+                 : !s->is_falcon || use_more_bits(i, n) ? QCORE_TYPE_Q4_K : QCORE_TYPE_Q3_K;
         else if (ft == QCORE_FTYPE_Q3_K_L)
-            type = QCORE_TYPE_Q5_K;
+            type = s->is_falcon ? QCORE_TYPE_Q4_K : QCORE_TYPE_Q5_K;
         else if (ft == QCORE_FTYPE_Q4_K_M) {
-            if (use_more_bits(i, n))
+            if (s->is_falcon)
+                type = i < n / 16 ? QCORE_TYPE_Q6_K
+                     : use_more_bits(i, n) ? QCORE_TYPE_Q5_K : QCORE_TYPE_Q4_K;
+            else if (use_more_bits(i, n))
                 type = QCORE_TYPE_Q6_K;
         } else if (i < n / 8 && ft == QCORE_FTYPE_IQ4_NL)
             type = QCORE_TYPE_Q5_K;
         else if (ft == QCORE_FTYPE_Q5_K_M && use_more_bits(i, n))
             type = QCORE_TYPE_Q6_K;
-        else if (ft == QCORE_FTYPE_Q4_K_S && i < n / 8)
+        else if (ft == QCORE_FTYPE_Q4_K_S && !s->is_falcon && i < n / 8)
             type = QCORE_TYPE_Q5_K;
         return type;
     }
     if (contains(name, "attn_output.weight")) {
-        if (s->n_expert == 8) {
+        if (s->is_falcon) {
+            if (ft == QCORE_FTYPE_Q3_K_L)
+                type = QCORE_TYPE_Q4_K;
+        } else if (s->n_expert == 8) {
             if (is_kquant_ftype(ft) && ft != QCORE_FTYPE_Q3_K_L)
                 type = QCORE_TYPE_Q5_K;
         } else if (ft == QCORE_FTYPE_Q2_K)
@@ -476,26 +506,37 @@ static int choose(struct qcore_plan *p, struct mix_state *ms, const struct compi
     if (!eligible || o->ftype == QCORE_FTYPE_ALL_F32)
         return 0;
 
+    /* llama.cpp's order: the token-embedding and output type options, else
+     * the first matching override, else the mix. An overridden tensor does
+     * not go through the mix, so it does not advance the mix's layer
+     * counters (attn_v, ffn_down). */
     int type = def;
     const struct qcore_type_traits *dtr = qcore_type_traits(def);
     bool quantized_ftype = dtr->block_size > 1;
-    if (gguf_src && !o->pure && quantized_ftype)
-        type = mix_type(ms, t, type, o);
-    else if (gguf_src && strcmp(t->name, "output.weight") == 0 &&
-             o->output_tensor_type != QCORE_TYPE_UNSET)
-        type = o->output_tensor_type;
-    if (gguf_src && strcmp(t->name, "token_embd.weight") == 0 &&
-        o->token_embedding_type != QCORE_TYPE_UNSET)
+    bool chosen = false;
+    if (gguf_src && is_token_embd(t->name) && o->token_embedding_type != QCORE_TYPE_UNSET) {
         type = o->token_embedding_type;
-
-    for (size_t i = 0; i < o->n_overrides; i++) {
+        chosen = true;
+    } else if (gguf_src && strcmp(t->name, "output.weight") == 0 &&
+               o->output_tensor_type != QCORE_TYPE_UNSET) {
+        type = o->output_tensor_type;
+        chosen = true;
+    }
+    for (size_t i = 0; !chosen && i < o->n_overrides; i++) {
         if (regexec(&co[i].re, t->name, 0, NULL, 0) == 0) {
-            if (co[i].type != type)
+            int mixed = type; /* noted when the mix would have chosen otherwise */
+            if (gguf_src && !o->pure && quantized_ftype) {
+                struct mix_state probe = *ms;
+                mixed = mix_type(&probe, t, type, o);
+            }
+            if (co[i].type != mixed)
                 snprintf(pt->note, sizeof pt->note, "override '%s'", o->overrides[i].pattern);
             type = co[i].type;
-            break;
+            chosen = true;
         }
     }
+    if (!chosen && gguf_src && !o->pure && quantized_ftype)
+        type = mix_type(ms, t, type, o);
 
     const struct qcore_type_traits *tr = qcore_type_traits(type);
     if (t->ne[0] % (int64_t)tr->block_size != 0) {
