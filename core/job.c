@@ -44,6 +44,7 @@ struct qcore_job {
     const struct qcore_kernels *k;
     int out_fd;
     bool metrics;
+    bool sync;              /* write-back start per chunk, fsync at the end */
     size_t chunk_bytes;
     size_t n_chunks;
     struct chunk *chunks;             /* begin/end: elements, bytes or rows (by op) */
@@ -107,6 +108,7 @@ int qcore_job_create(const struct qcore_plan *plan, int out_fd, const struct qco
     job->out_fd = out_fd;
     job->k = o && o->kernels ? o->kernels : qcore_kernels_get();
     job->metrics = o ? o->metrics : true;
+    job->sync = o ? !o->no_sync : true;
     job->chunk_bytes = o && o->chunk_bytes ? o->chunk_bytes : QCORE_DEFAULT_CHUNK_BYTES;
     if (job->chunk_bytes < 4 * CHUNK_ALIGN)
         job->chunk_bytes = 4 * CHUNK_ALIGN;
@@ -218,7 +220,7 @@ static int write_out(struct qcore_job *job, const void *buf, size_t len, uint64_
 {
     int rc = qcore_pwrite_full(job->out_fd, buf, len, off, err);
 #ifdef __linux__
-    if (rc == 0 && len > 0)
+    if (rc == 0 && len > 0 && job->sync)
         (void)sync_file_range(job->out_fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE);
 #endif
     return rc;
@@ -476,7 +478,7 @@ int qcore_job_finish(struct qcore_job *job, struct qcore_error *err)
     for (size_t i = 0; i < p->n; i++)
         if (job->tm[i].has_error_metrics)
             metrics_from_sums(&job->tm[i]);
-    if (fsync(job->out_fd) != 0 && errno != EINVAL && errno != EROFS)
+    if (job->sync && fsync(job->out_fd) != 0 && errno != EINVAL && errno != EROFS)
         return qcore_error_set(err, errno == ENOSPC ? QCORE_ENOSPC : QCORE_EIO, QCORE_NO_OFFSET,
                                "fsync of the output failed: %s", strerror(errno));
     return 0;

@@ -28,6 +28,8 @@ struct qcore_job;
 struct qcore_job_opts {
     size_t chunk_bytes;                /* 0: QCORE_DEFAULT_CHUNK_BYTES */
     bool metrics;                      /* compute error metrics */
+    bool no_sync;                      /* leave the output to the page cache:
+                                          no write-back start, no fsync */
     const struct qcore_kernels *kernels; /* NULL: qcore_kernels_get() */
 };
 
@@ -64,7 +66,8 @@ bool qcore_job_canceled(const struct qcore_job *job);
 
 void qcore_job_progress(const struct qcore_job *job, struct qcore_progress *p);
 
-/* After all chunks succeeded: reduce metrics, fsync the output. */
+/* After all chunks succeeded: reduce metrics, fsync the output (unless
+ * opts.no_sync). */
 int qcore_job_finish(struct qcore_job *job, struct qcore_error *err);
 
 const struct qcore_plan *qcore_job_plan(const struct qcore_job *job);

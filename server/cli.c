@@ -2,7 +2,8 @@
  *
  * The CLI runs the same plan, kernels and chunk executor as a daemon job,
  * on the core's pthread executor. Output is written to a temp file next to
- * OUT and renamed into place only when complete and fsynced.
+ * OUT and renamed into place only when complete and fsynced (--no-sync:
+ * complete, left to the page cache).
  */
 #define _GNU_SOURCE /* getopt_long */
 #include "server/cli.h"
@@ -129,6 +130,9 @@ static void quantize_usage(FILE *f)
           "  -j, --threads N                worker threads (default: CPUs)\n"
           "      --chunk-size BYTES         F32 input per work item (default 4 MiB)\n"
           "      --no-metrics               skip the error metrics\n"
+          "      --no-sync                  do not fsync the output before renaming it into\n"
+          "                                 place (faster; a crash soon after may leave OUT\n"
+          "                                 empty)\n"
           "      --report FILE              write the JSON report to FILE ('-': stdout)\n"
           "  -n, --dry-run                  print the plan; write nothing\n"
           "  -q, --quiet                    no progress line or summary\n"
@@ -146,7 +150,7 @@ struct quantize_args {
     const char *scheme;
     const char *in, *out, *report;
     long threads, chunk, group;
-    bool dry_run, quiet, metrics, folder;
+    bool dry_run, quiet, metrics, folder, no_sync;
 };
 
 static int parse_override(struct quantize_args *a, const char *arg)
@@ -177,7 +181,7 @@ static int parse_override(struct quantize_args *a, const char *arg)
  * --help, 0 otherwise. */
 static int parse_quantize_args(int argc, char **argv, struct quantize_args *a)
 {
-    enum { O_PURE = 256, O_TT, O_OTT, O_TET, O_LEAVE, O_CHUNK, O_NOMET, O_REPORT, O_GROUP,
+    enum { O_PURE = 256, O_TT, O_OTT, O_TET, O_LEAVE, O_CHUNK, O_NOMET, O_NOSYNC, O_REPORT, O_GROUP,
            O_IGNORE };
     static const struct option longopts[] = {
         {"type", required_argument, NULL, 't'},
@@ -189,6 +193,7 @@ static int parse_quantize_args(int argc, char **argv, struct quantize_args *a)
         {"threads", required_argument, NULL, 'j'},
         {"chunk-size", required_argument, NULL, O_CHUNK},
         {"no-metrics", no_argument, NULL, O_NOMET},
+        {"no-sync", no_argument, NULL, O_NOSYNC},
         {"report", required_argument, NULL, O_REPORT},
         {"group-size", required_argument, NULL, O_GROUP},
         {"ignore", required_argument, NULL, O_IGNORE},
@@ -265,6 +270,7 @@ static int parse_quantize_args(int argc, char **argv, struct quantize_args *a)
             a->opts.ignore = a->ignore;
             break;
         case O_NOMET: a->metrics = false; break;
+        case O_NOSYNC: a->no_sync = true; break;
         case O_REPORT: a->report = optarg; break;
         case 'n': a->dry_run = true; break;
         case 'q': a->quiet = true; break;
@@ -446,7 +452,8 @@ static int run_quantize(struct quantize_args *a)
         fprintf(stderr, "quantd: cannot create '%s': %s\n", tmp, strerror(errno));
         goto out;
     }
-    struct qcore_job_opts jo = {.chunk_bytes = (size_t)a->chunk, .metrics = a->metrics};
+    struct qcore_job_opts jo = {.chunk_bytes = (size_t)a->chunk, .metrics = a->metrics,
+                                .no_sync = a->no_sync};
     rc = qcore_job_create(plan, fd, &jo, &job, &err);
     if (rc == 0) {
         bool tty = !a->quiet && isatty(STDERR_FILENO);
@@ -528,7 +535,8 @@ static int run_shard(const struct quantize_args *a, const struct qcore_plan *pla
         fprintf(stderr, "quantd: cannot create '%s': %s\n", tmp, strerror(errno));
         goto out;
     }
-    struct qcore_job_opts jo = {.chunk_bytes = (size_t)a->chunk, .metrics = a->metrics};
+    struct qcore_job_opts jo = {.chunk_bytes = (size_t)a->chunk, .metrics = a->metrics,
+                                .no_sync = a->no_sync};
     rc = qcore_job_create(plan, fd, &jo, job, &err);
     if (rc == 0) {
         bool tty = !a->quiet && isatty(STDERR_FILENO);

@@ -9,7 +9,8 @@
 #    warm, wall time and peak RSS from /usr/bin/time -v; against llama.cpp's
 #    own quantizer (llama_model_quantize in libllama.so from the npm package
 #    @node-llama-cpp/linux-x64, installed under /tmp, driven by
-#    llama_quantize_driver) on the same file in the same run.
+#    llama_quantize_driver) on the same file in the same run; quantd also with
+#    --no-sync (no fsync of the output, as llama.cpp).
 # Prints tables; asserts nothing about time.
 #   QD_BENCH_DIR   scratch folder (default /tmp/quantd-bench): model, outputs, npm
 #   LIBLLAMA       path of libllama*.so (default: installed with npm in QD_BENCH_DIR)
@@ -68,12 +69,18 @@ measure() {
 
 echo "## File to file: $(du -hL "$model" | cut -f1) F32 GGUF, metrics on, page cache warm"
 echo
-printf '%-7s %3s %10s %12s %10s %12s %8s\n' type thr "quantd s" "quantd RSS" "llama.cpp s" "llama RSS" "speedup"
+echo "(quantd fsyncs its output by default; llama.cpp does not. \"no-sync\" is quantd --no-sync,"
+echo " which leaves the output to the page cache as llama.cpp does.)"
+echo
+printf '%-7s %3s %10s %12s %10s %10s %12s %8s %8s\n' type thr "quantd s" "quantd RSS" "no-sync s" \
+    "llama.cpp s" "llama RSS" "speedup" "no-sync"
 for type in Q8_0 Q4_0 Q4_K_M Q6_K; do
     case $type in Q8_0) ft=7 ;; Q4_0) ft=2 ;; Q4_K_M) ft=15 ;; Q6_K) ft=18 ;; esac
     for j in 1 2; do
         set -- $(measure "$build/quantd" quantize -t "$type" -j "$j" "$model" "$dir/out-quantd.gguf")
         qs=$1 qr=$2
+        set -- $(measure "$build/quantd" quantize --no-sync -t "$type" -j "$j" "$model" "$dir/out-quantd.gguf")
+        ns=$1
         if [ -n "$lib" ]; then
             set -- $(LD_LIBRARY_PATH=$(dirname "$lib") measure "$build/tests/bench/llama_quantize_driver" \
                 "$lib" "$model" "$dir/out-llama.gguf" "$ft" "$j")
@@ -82,8 +89,9 @@ for type in Q8_0 Q4_0 Q4_K_M Q6_K; do
             ls=- lr=-
         fi
         ratio=$(awk -v a="$qs" -v b="$ls" 'BEGIN {if (a > 0 && b > 0) printf "%.1fx", b / a; else print "-"}')
-        printf '%-7s %3s %10s %9s MiB %10s %9s MiB %8s\n' "$type" "$j" "$qs" "$((qr / 1024))" "$ls" \
-            "$(if [ "$lr" = - ]; then echo -; else echo $((lr / 1024)); fi)" "$ratio"
+        nratio=$(awk -v a="$ns" -v b="$ls" 'BEGIN {if (a > 0 && b > 0) printf "%.1fx", b / a; else print "-"}')
+        printf '%-7s %3s %10s %9s MiB %10s %10s %9s MiB %8s %8s\n' "$type" "$j" "$qs" "$((qr / 1024))" \
+            "$ns" "$ls" "$(if [ "$lr" = - ]; then echo -; else echo $((lr / 1024)); fi)" "$ratio" "$nratio"
     done
 done
 

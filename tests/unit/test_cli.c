@@ -9,6 +9,8 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "server/cli.h"
@@ -129,6 +131,41 @@ static void quantize_writes_output_and_report(void **s)
     unlink(rep);
 }
 
+/* The sha256 of a file, in hex. */
+static void file_sha256(const char *path, char hex[65])
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    assert_non_null(c);
+    assert_int_equal(EVP_DigestInit_ex(c, EVP_sha256(), NULL), 1);
+    unsigned char buf[1 << 16], md[32];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        assert_int_equal(EVP_DigestUpdate(c, buf, n), 1);
+    fclose(f);
+    unsigned int mdlen = 0;
+    assert_int_equal(EVP_DigestFinal_ex(c, md, &mdlen), 1);
+    EVP_MD_CTX_free(c);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* --no-sync skips the fsync only: llama-quantize's Q8_0 bytes all the same
+ * (sha256 from tests/data/models/manifest.json), nothing left behind. */
+static void no_sync_writes_the_same_bytes(void **s)
+{
+    (void)s;
+    char out[300], hex[65];
+    snprintf(out, sizeof out, "%s/nosync.gguf", dir);
+    const char *a[] = {"quantize", "-q", "--no-sync", "-t", "Q8_0", "-j", "2", TINY, out};
+    assert_int_equal(run(qd_cli_quantize, a, 9), 0);
+    file_sha256(out, hex);
+    assert_string_equal(hex, "d642c2d7c8373fc49f46adc2f34f06146aee214b49cf7bac9d21c48fe59adb57");
+    assert_int_equal(count_leftovers("nosync.gguf.tmp"), 0);
+    unlink(out);
+}
+
 static void dry_run_writes_nothing(void **s)
 {
     (void)s;
@@ -241,6 +278,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(usage_errors_exit_2),
         cmocka_unit_test(quantize_writes_output_and_report),
+        cmocka_unit_test(no_sync_writes_the_same_bytes),
         cmocka_unit_test(dry_run_writes_nothing),
         cmocka_unit_test(malformed_input_exits_2_and_leaves_nothing),
         cmocka_unit_test(same_file_is_refused),
