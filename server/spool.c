@@ -50,43 +50,9 @@ int qd_spool_fsync_dir(const char *dir)
     return rc;
 }
 
-static int remove_depth(const char *path, int depth)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return errno == ENOENT ? 0 : -errno;
-    if (!S_ISDIR(st.st_mode))
-        return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
-    if (depth <= 0)
-        return -ELOOP;
-    DIR *d = opendir(path);
-    if (!d)
-        return -errno;
-    int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char sub[QD_PATH_MAX];
-        if (qd_spool_path(sub, sizeof sub, "%s/%s", path, e->d_name) != 0)
-            continue;
-        int r = remove_depth(sub, depth - 1);
-        if (r != 0 && rc == 0)
-            rc = r;
-    }
-    closedir(d);
-    if (rmdir(path) != 0 && errno != ENOENT && rc == 0)
-        rc = -errno;
-    return rc;
-}
-
-int qd_spool_remove(const char *path)
-{
-    return remove_depth(path, 3);
-}
-
-/* remove_depth, keeping the large files open (their pages stay until the
- * last close: the caller closes them elsewhere). */
+/* Remove path (a file, or a directory tree at most `depth` deep), keeping
+ * up to `max` of its large files open in fds[] (their pages stay until the
+ * last close, which the caller does elsewhere: it is the slow part). */
 static int remove_keep(const char *path, int depth, int *fds, size_t max, size_t *n)
 {
     struct stat st;
@@ -121,6 +87,12 @@ static int remove_keep(const char *path, int depth, int *fds, size_t max, size_t
     if (rmdir(path) != 0 && errno != ENOENT && rc == 0)
         rc = -errno;
     return rc;
+}
+
+int qd_spool_remove(const char *path)
+{
+    size_t n = 0;
+    return remove_keep(path, 3, NULL, 0, &n);
 }
 
 int qd_spool_remove_keep(const char *path, int *fds, size_t max, size_t *n)
