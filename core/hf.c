@@ -171,7 +171,8 @@ static int shards_from_index(struct qcore_hf_folder *f, json_t *wm, struct qcore
                 return rc;
         }
     }
-    qsort(f->shard, f->n_shards, sizeof *f->shard, cmp_str);
+    if (f->n_shards > 1) /* qsort wants a non-null base even for 0 */
+        qsort(f->shard, f->n_shards, sizeof *f->shard, cmp_str);
     return 0;
 }
 
