@@ -169,20 +169,6 @@ static size_t scale_size(int type)
 
 /* ---- integer quantization --------------------------------------------- */
 
-/* rint(v) clamped to [lo, hi]; NaN gives `nan_to`. Clamping happens in
- * float so that the conversion to int is always defined. */
-static int round_clamp(float v, int lo, int hi, int nan_to)
-{
-    if (isnan(v))
-        return nan_to;
-    v = rintf(v);
-    if (v < (float)lo)
-        return lo;
-    if (v > (float)hi)
-        return hi;
-    return (int)v;
-}
-
 struct int_ctx {
     const struct qcore_ct_params *p;
     unsigned bits, per_word;
@@ -205,7 +191,7 @@ static float group_sym(const struct int_ctx *c, const float *x, int64_t n, uint8
         s = scale_eps(c->p->scale_type);
     s = qcore_ct_store_scale(c->p->scale_type, s, sdst);
     for (int64_t i = 0; i < n; i++)
-        u[i] = round_clamp(x[i] / s, c->qmin, c->qmax, 0);
+        u[i] = qcore_ct_round_clamp(x[i] / s, c->qmin, c->qmax, 0);
     return s;
 }
 
@@ -226,9 +212,9 @@ static float group_asym(const struct int_ctx *c, const float *x, int64_t n, uint
     if (s == 0.0f)
         s = scale_eps(c->p->scale_type);
     s = qcore_ct_store_scale(c->p->scale_type, s, sdst);
-    int z = round_clamp(c->qmin - rintf(lo / s), c->qmin, c->qmax, 0);
+    int z = qcore_ct_round_clamp(c->qmin - rintf(lo / s), c->qmin, c->qmax, 0);
     for (int64_t i = 0; i < n; i++)
-        u[i] = round_clamp(x[i] / s + (float)z, c->qmin, c->qmax, z);
+        u[i] = qcore_ct_round_clamp(x[i] / s + (float)z, c->qmin, c->qmax, z);
     *zp = z;
     return s;
 }

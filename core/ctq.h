@@ -13,6 +13,7 @@
 #ifndef QCORE_CTQ_H
 #define QCORE_CTQ_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -106,5 +107,21 @@ float qcore_ct_scale_eps(int type);
  * stored value, and writes its bytes to dst. A stored scale never
  * underestimates the one computed, so quantized values stay in range. */
 float qcore_ct_store_scale(int type, float s, uint8_t *dst);
+
+/* The integer schemes' rounding, shared by the reference (core/ctq.c) and
+ * the SIMD kernels: rint(v) clamped to [lo, hi]; NaN gives `nan_to`.
+ * Clamping happens in float so that the conversion to int is always
+ * defined. */
+static inline int qcore_ct_round_clamp(float v, int lo, int hi, int nan_to)
+{
+    if (isnan(v))
+        return nan_to;
+    v = rintf(v);
+    if (v < (float)lo)
+        return lo;
+    if (v > (float)hi)
+        return hi;
+    return (int)v;
+}
 
 #endif

@@ -529,6 +529,22 @@ static void add_totals(json_t *into, const json_t *from)
     }
 }
 
+/* report.json of the job dir: `o` written atomically (the dry run's plan
+ * or the finished job's report). */
+static int store_report(const char *dir, const json_t *o, const char *what,
+                        struct qcore_error *err)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (!text)
+        return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "cannot build the %s", what);
+    int wr = qd_spool_write_atomic(dir, REPORT_FILE, text, strlen(text));
+    free(text);
+    if (wr != 0)
+        return qcore_error_set(err, io_code(wr), QCORE_NO_OFFSET, "cannot write the %s: %s", what,
+                               strerror(-wr));
+    return 0;
+}
+
 /* A dry run: the plan(s) as report.json, their totals as the summary. */
 static int write_plans(struct qd_job *j, struct run *r, const char *dir, struct qcore_error *err)
 {
@@ -546,20 +562,11 @@ static int write_plans(struct qd_job *j, struct run *r, const char *dir, struct 
     } else {
         pj = qcore_plan_json(r->plan, j->spec.scheme);
     }
-    char *text = pj ? json_dumps(pj, JSON_COMPACT) : NULL;
-    if (!text) {
-        json_decref(pj);
-        return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "out of memory");
-    }
-    int wr = qd_spool_write_atomic(dir, REPORT_FILE, text, strlen(text));
-    free(text);
+    int rc = store_report(dir, pj, "plan", err);
     json_t *totals = json_object_get(pj, "totals");
     r->summary = totals ? json_deep_copy(totals) : NULL;
     json_decref(pj);
-    if (wr != 0)
-        return qcore_error_set(err, io_code(wr), QCORE_NO_OFFSET, "cannot write the plan: %s",
-                               strerror(-wr));
-    return 0;
+    return rc;
 }
 
 static void prepare_work(uv_work_t *req)
@@ -809,18 +816,11 @@ static int write_report(struct qd_job *j, struct run *r, const char *dir, struct
         rep = qcore_report_json(r->qj, j->spec.scheme, &t);
         r->summary = qcore_report_summary_json(r->qj, j->spec.scheme, &t);
     }
-    char *text = rep ? json_dumps(rep, JSON_COMPACT) : NULL;
+    int rc = r->summary ? store_report(dir, rep, "report", err)
+                        : qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET,
+                                          "cannot build the report");
     json_decref(rep);
-    if (!text || !r->summary) {
-        free(text);
-        return qcore_error_set(err, QCORE_ENOMEM, QCORE_NO_OFFSET, "cannot build the report");
-    }
-    int wr = qd_spool_write_atomic(dir, REPORT_FILE, text, strlen(text));
-    free(text);
-    if (wr != 0)
-        return qcore_error_set(err, io_code(wr), QCORE_NO_OFFSET, "cannot write the report: %s",
-                               strerror(-wr));
-    return 0;
+    return rc;
 }
 
 /* The last file is done: the folder's index, config.json and copies, the

@@ -967,20 +967,7 @@ static inline void x86_ct_range(const float *restrict x, int64_t n, float *lo_ou
     *hi_out = h;
 }
 
-/* The reference's round_clamp. */
-static inline int x86_ct_round_clamp(float v, int lo, int hi, int nan_to)
-{
-    if (isnan(v))
-        return nan_to;
-    v = rintf(v);
-    if (v < (float)lo)
-        return lo;
-    if (v > (float)hi)
-        return hi;
-    return (int)v;
-}
-
-/* Codes of one group: u = round_clamp(x / s + z, qmin, qmax, z) (z = 0 and
+/* Codes of one group: u = qcore_ct_round_clamp(x / s + z, qmin, qmax, z) (z = 0 and
  * no addition for the symmetric schemes); y = (u - z) · s when wanted. */
 static inline void x86_ct_group_codes(const float *restrict x, int64_t n, float s, int z, bool sym,
                                       int qmin, int qmax, int32_t *restrict u, float *restrict y)
@@ -1004,7 +991,7 @@ static inline void x86_ct_group_codes(const float *restrict x, int64_t n, float 
     }
     for (; i < n; i++) {
         const float v = sym ? x[i] / s : x[i] / s + (float)z;
-        u[i] = x86_ct_round_clamp(v, qmin, qmax, z);
+        u[i] = qcore_ct_round_clamp(v, qmin, qmax, z);
         if (y)
             y[i] = (float)(u[i] - z) * s;
     }
@@ -1144,7 +1131,7 @@ static void x86_ct_quantize_rows(const struct qcore_ct_params *p, const float *r
                 if (s == 0.0f)
                     s = eps;
                 s = qcore_ct_store_scale(p->scale_type, s, sd);
-                z = x86_ct_round_clamp(qmin - rintf(lo / s), qmin, qmax, 0);
+                z = qcore_ct_round_clamp(qmin - rintf(lo / s), qmin, qmax, 0);
                 uint8_t *w = out->zero + 4 * ((r / per_word) * G + g);
                 const uint32_t add = (uint32_t)(z + offset) << ((unsigned)(r % per_word) * bits);
                 uint32_t v = (uint32_t)w[0] | (uint32_t)w[1] << 8 | (uint32_t)w[2] << 16 |

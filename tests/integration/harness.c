@@ -2,6 +2,12 @@
 #define _GNU_SOURCE 1
 #include "harness.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -360,4 +366,32 @@ const char *wait_job(struct daemon *d, const char *id, int timeout_s, char *buf,
         nap_ms(20);
     }
     return buf;
+}
+
+json_t *body_json(const struct resp *r)
+{
+    json_t *o = json_loadb(r->body, r->len, 0, NULL);
+    assert_non_null(o);
+    return o;
+}
+
+void assert_problem(const struct resp *r, long status, const char *type)
+{
+    assert_int_equal(r->status, status);
+    char ct[128];
+    assert_non_null(resp_header(r, "Content-Type", ct, sizeof ct));
+    assert_string_equal(ct, "application/problem+json");
+    json_t *o = body_json(r);
+    assert_string_equal(json_string_value(json_object_get(o, "type")), type);
+    assert_int_equal(json_integer_value(json_object_get(o, "status")), status);
+    json_decref(o);
+}
+
+int daemon_teardown(struct daemon *d)
+{
+    int rc = daemon_stop(d);
+    if (rc == 0)
+        daemon_cleanup(d);
+    curl_global_cleanup();
+    return rc == 0 ? 0 : -1;
 }

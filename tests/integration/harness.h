@@ -61,4 +61,14 @@ void sha256_hex(const void *p, size_t n, char hex[65]);
  * the state name in buf. */
 const char *wait_job(struct daemon *d, const char *id, int timeout_s, char *buf, size_t len);
 
+/* For the cmocka tests (harness.c's asserts fail the running test): */
+/* The body parsed as JSON (asserted). */
+struct json_t;
+struct json_t *body_json(const struct resp *r);
+/* A problem+json answer of this status and type. */
+void assert_problem(const struct resp *r, long status, const char *type);
+/* Stop the shared daemon (exit 0 expected), remove its state when it did,
+ * and end libcurl: a group teardown. */
+int daemon_teardown(struct daemon *d);
+
 #endif

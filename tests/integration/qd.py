@@ -192,6 +192,17 @@ class Daemon:
             s.close()
 
 
+def wait_until(pred, timeout):
+    """Poll pred every 50 ms until it is true or `timeout` seconds passed;
+    its last value."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
 def status_of(raw_answer):
     """Status code of a raw HTTP answer, or None when there is none."""
     if not raw_answer.startswith(b"HTTP/1."):

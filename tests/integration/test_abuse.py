@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qd import Check, Daemon, status_of  # noqa: E402
+from qd import Check, Daemon, status_of, wait_until  # noqa: E402
 
 QUANTD, DATA = sys.argv[1], sys.argv[2]
 MODEL = os.path.join(DATA, "models", "tiny-llama-f32.gguf")
@@ -49,15 +49,6 @@ def closed_by_peer(s, wait):
         return True
     except socket.timeout:
         return False
-
-
-def wait_until(pred, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 def jobs_total(d):

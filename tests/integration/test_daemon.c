@@ -33,35 +33,12 @@ static int setup_shared(void **state)
 static int teardown_shared(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    if (rc == 0)
-        daemon_cleanup(&D);
-    curl_global_cleanup();
-    return rc == 0 ? 0 : -1;
+    return daemon_teardown(&D);
 }
 
 static void url_of(char *buf, size_t len, const struct daemon *d, const char *path)
 {
     snprintf(buf, len, "%s%s", d->base, path);
-}
-
-static json_t *body_json(const struct resp *r)
-{
-    json_t *o = json_loadb(r->body, r->len, 0, NULL);
-    assert_non_null(o);
-    return o;
-}
-
-static void assert_problem(const struct resp *r, long status, const char *type)
-{
-    assert_int_equal(r->status, status);
-    char ct[128];
-    assert_non_null(resp_header(r, "Content-Type", ct, sizeof ct));
-    assert_string_equal(ct, "application/problem+json");
-    json_t *o = body_json(r);
-    assert_string_equal(json_string_value(json_object_get(o, "type")), type);
-    assert_int_equal(json_integer_value(json_object_get(o, "status")), status);
-    json_decref(o);
 }
 
 static const char *golden_sha(const char *name)

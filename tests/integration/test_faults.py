@@ -17,22 +17,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qd import Check, Daemon, golden  # noqa: E402
+from qd import Check, Daemon, golden, wait_until  # noqa: E402
 
 QUANTD, DATA, SHIM = sys.argv[1], sys.argv[2], sys.argv[3]
 MODEL = os.path.join(DATA, "models", "tiny-llama-f32.gguf")
 GOLD = golden(DATA)
 ok = Check("test_faults")
 ARGS = ["--threads", "2", "--chunk-bytes", "256K", "--log-level", "warn"]
-
-
-def wait_until(pred, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 def shim_env(op, match, after=0, count=None, err="EIO", kind=None):

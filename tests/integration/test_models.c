@@ -41,26 +41,7 @@ static int setup_shared(void **state)
 static int teardown_shared(void **state)
 {
     (void)state;
-    int rc = daemon_stop(&D);
-    if (rc == 0)
-        daemon_cleanup(&D);
-    curl_global_cleanup();
-    return rc == 0 ? 0 : -1;
-}
-
-static json_t *body_json(const struct resp *r)
-{
-    json_t *o = json_loadb(r->body, r->len, 0, NULL);
-    assert_non_null(o);
-    return o;
-}
-
-static void assert_problem(const struct resp *r, long status, const char *type)
-{
-    assert_int_equal(r->status, status);
-    json_t *o = body_json(r);
-    assert_string_equal(json_string_value(json_object_get(o, "type")), type);
-    json_decref(o);
+    return daemon_teardown(&D);
 }
 
 static void file_sha(const char *path, char hex[65])

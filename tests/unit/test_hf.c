@@ -23,13 +23,7 @@
 #include "ct_reader.h"
 #include "testutil.h"
 
-struct shard_def {
-    const char *file;
-    const char *names[4];
-    int64_t ne[4][2];
-};
-
-static const struct shard_def shards[3] = {
+static const struct tu_shard shards[3] = {
     {"model-00001-of-00003.safetensors",
      {"model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
       "model.layers.0.input_layernorm.weight", NULL},
@@ -50,34 +44,11 @@ static void path_in(char *buf, size_t len, const char *d, const char *name)
     snprintf(buf, len, "%s/%s", d, name);
 }
 
-static void write_shard(const struct shard_def *s, uint32_t seed)
+static void write_shard(const struct tu_shard *s, uint32_t seed)
 {
-    struct qcore_st_out_tensor ot[4];
-    size_t n = 0;
-    for (; n < 4 && s->names[n]; n++)
-        ot[n] = (struct qcore_st_out_tensor){s->names[n], s->ne[n][1] == 1 ? 1u : 2u, s->ne[n],
-                                             QCORE_TYPE_BF16};
-    struct qcore_st_layout lay;
-    assert_int_equal(qcore_st_layout_build("{\"format\":\"pt\"}", ot, n, &lay, NULL), 0);
     char p[512];
     path_in(p, sizeof p, dir, s->file);
-    int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(qcore_pwrite_full(fd, lay.header, lay.header_len, 0, NULL), 0);
-    for (size_t i = 0; i < n; i++) {
-        uint8_t *b = malloc(lay.nbytes[i]);
-        for (size_t k = 0; k < lay.nbytes[i] / 2; k++) {
-            seed = seed * 1664525u + 1013904223u;
-            float v = ((float)(seed >> 8) / 16777216.0f - 0.5f) * 0.1f;
-            uint16_t h = qcore_f32_to_bf16(v);
-            b[2 * k] = (uint8_t)h;
-            b[2 * k + 1] = (uint8_t)(h >> 8);
-        }
-        assert_int_equal(qcore_pwrite_full(fd, b, lay.nbytes[i], lay.offsets[i], NULL), 0);
-        free(b);
-    }
-    close(fd);
-    qcore_st_layout_cleanup(&lay);
+    assert_int_equal(tu_write_bf16_shard(p, s, seed), 0);
 }
 
 static void write_text(const char *d, const char *name, const char *text)

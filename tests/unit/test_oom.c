@@ -309,13 +309,7 @@ static void write_text(const char *dir, const char *name, const char *text)
  * takes int4's group of 128 and one that falls back to 32 (a second config
  * group); index, config.json, a tokenizer and a README copied along, a .bin
  * left out. */
-struct shard_def {
-    const char *file;
-    const char *names[3];
-    int64_t ne[3][2]; /* ggml order; ne[1] == 1: a vector */
-};
-
-static const struct shard_def shards[2] = {
+static const struct tu_shard shards[2] = {
     {"model-00001-of-00002.safetensors",
      {"model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
       "model.layers.0.input_layernorm.weight"},
@@ -325,32 +319,10 @@ static const struct shard_def shards[2] = {
      {{96, 64}, {64, 1}, {64, 32}}},
 };
 
-static void write_shard(const char *dir, const struct shard_def *sd, uint32_t seed)
+static void write_shard(const char *dir, const struct tu_shard *sd, uint32_t seed)
 {
-    struct qcore_st_out_tensor ot[3];
-    struct qcore_st_layout lay;
     char p[512];
-    for (int i = 0; i < 3; i++)
-        ot[i] = (struct qcore_st_out_tensor){sd->names[i], sd->ne[i][1] == 1 ? 1u : 2u, sd->ne[i],
-                                             QCORE_TYPE_BF16};
-    assert_int_equal(qcore_st_layout_build("{\"format\":\"pt\"}", ot, 3, &lay, NULL), 0);
-    int fd = open(path_in(p, sizeof p, dir, sd->file), O_RDWR | O_CREAT | O_TRUNC, 0644);
-    assert_true(fd >= 0);
-    assert_int_equal(qcore_pwrite_full(fd, lay.header, lay.header_len, 0, NULL), 0);
-    for (int i = 0; i < 3; i++) {
-        uint8_t *b = malloc(lay.nbytes[i]);
-        assert_non_null(b);
-        for (size_t k = 0; k < lay.nbytes[i] / 2; k++) {
-            seed = seed * 1664525u + 1013904223u;
-            uint16_t h = qcore_f32_to_bf16(((float)(seed >> 8) / 16777216.0f - 0.5f) * 0.1f);
-            b[2 * k] = (uint8_t)h;
-            b[2 * k + 1] = (uint8_t)(h >> 8);
-        }
-        assert_int_equal(qcore_pwrite_full(fd, b, lay.nbytes[i], lay.offsets[i], NULL), 0);
-        free(b);
-    }
-    close(fd);
-    qcore_st_layout_cleanup(&lay);
+    assert_int_equal(tu_write_bf16_shard(path_in(p, sizeof p, dir, sd->file), sd, seed), 0);
 }
 
 static void make_folder(const char *dir)

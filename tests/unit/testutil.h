@@ -101,4 +101,53 @@ static inline int tu_write_st_f32(const char *path, const char *name, int rows, 
              fwrite(data, 1, nbytes, f) == nbytes;
     return fclose(f) == 0 && ok ? 0 : -1;
 }
+#ifndef QD_TESTUTIL_SHARD
+#define QD_TESTUTIL_SHARD
+#include "core/formats/safetensors.h"
+#include "core/kernels/kernels.h"
+
+/* One safetensors shard of up to 4 BF16 tensors (names NULL-terminated;
+ * ne in ggml order, ne[1] == 1: a vector). */
+struct tu_shard {
+    const char *file;
+    const char *names[4];
+    int64_t ne[4][2];
+};
+
+/* Write shard `s` to `path` with deterministic small random values
+ * (an LCG from `seed`). 0 or -1. */
+static inline int tu_write_bf16_shard(const char *path, const struct tu_shard *s, uint32_t seed)
+{
+    struct qcore_st_out_tensor ot[4];
+    size_t n = 0;
+    for (; n < 4 && s->names[n]; n++)
+        ot[n] = (struct qcore_st_out_tensor){s->names[n], s->ne[n][1] == 1 ? 1u : 2u, s->ne[n],
+                                             QCORE_TYPE_BF16};
+    struct qcore_st_layout lay;
+    if (qcore_st_layout_build("{\"format\":\"pt\"}", ot, n, &lay, NULL) != 0)
+        return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    int rc = fd >= 0 && qcore_pwrite_full(fd, lay.header, lay.header_len, 0, NULL) == 0 ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint8_t *b = malloc(lay.nbytes[i]);
+        if (!b) {
+            rc = -1;
+            break;
+        }
+        for (size_t k = 0; k < lay.nbytes[i] / 2; k++) {
+            seed = seed * 1664525u + 1013904223u;
+            uint16_t h = qcore_f32_to_bf16(((float)(seed >> 8) / 16777216.0f - 0.5f) * 0.1f);
+            b[2 * k] = (uint8_t)h;
+            b[2 * k + 1] = (uint8_t)(h >> 8);
+        }
+        rc = qcore_pwrite_full(fd, b, lay.nbytes[i], lay.offsets[i], NULL) == 0 ? 0 : -1;
+        free(b);
+    }
+    if (fd >= 0)
+        close(fd);
+    qcore_st_layout_cleanup(&lay);
+    return rc;
+}
+#endif
+
 #endif
